@@ -9,7 +9,7 @@ from bimed_assets.llm.client import LLMClient, LLMConfig
 from bimed_assets.llm.pricing import DEFAULT_PRICES
 from bimed_assets.paths import SAMPLE_DATA, var_dir
 
-RECORDINGS = SAMPLE_DATA / "llm_recordings.jsonl"
+RECORDINGS = SAMPLE_DATA / "llm_recordings"  # one JSON Lines file per pipeline step
 
 
 class LLMResource(dg.ConfigurableResource):

@@ -21,12 +21,17 @@ class Recording:
 
 
 class Recordings:
-    """All recordings of a file, by key; a key recorded twice keeps its last answer."""
+    """All recordings of a file, or of every ``*.jsonl`` file of a folder (one file per pipeline step, read in
+    name order), by key; a key recorded twice keeps its last answer."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._by_key: dict[str, Recording] = {}
-        with self.path.open(encoding="utf-8") as lines:
+        for file in sorted(self.path.glob("*.jsonl")) if self.path.is_dir() else [self.path]:
+            self._read(file)
+
+    def _read(self, file: Path) -> None:
+        with file.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
@@ -37,7 +42,7 @@ class Recordings:
                         row["response"], int(usage.get("prompt_tokens", 0)),
                         int(usage.get("completion_tokens", 0)))
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    raise ValueError(f"{self.path}:{number}: not a recording ({exc})") from None
+                    raise ValueError(f"{file}:{number}: not a recording ({exc})") from None
 
     def keys(self) -> set[str]:
         return set(self._by_key)

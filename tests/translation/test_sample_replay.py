@@ -1,8 +1,8 @@
 """The translation pipeline on the bundled sample, answered offline from the shipped LLM recordings.
 
 The main job translates two samples per source of the training pool (14 items) and, with no endpoint
-configured, replays ``bimed_assets/sample_data/llm_recordings.jsonl`` (hand-written by the bimed team, see
-``LLM_RECORDINGS.md``). The recordings are designed to exercise every path of the loop: faithful first
+configured, replays ``bimed_assets/sample_data/llm_recordings/translation.jsonl`` (hand-written by the bimed team, see
+``llm_recordings/README.md``). The recordings are designed to exercise every path of the loop: faithful first
 translations accepted in round 1, flawed first passes fixed after feedback (caught by a fidelity check or by
 the judge alone), and two items still below the threshold after round 3 for the human review queue. These
 tests pin those outcomes, so a change to the checks, the scoring or the recordings that moves an item shows
@@ -104,7 +104,7 @@ def _decided_by(attempt) -> str:
 
 
 def _recorded_keys() -> Iterator[str]:
-    with RECORDINGS.open(encoding="utf-8") as lines:
+    with (RECORDINGS / "translation.jsonl").open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
                 yield json.loads(line)["key"]
