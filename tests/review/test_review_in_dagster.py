@@ -1,12 +1,15 @@
-"""End to end: the sample run sends items to review; an approval makes the sensor re-materialize the corpus,
-and the approved Arabic appears in the final Parquet with the reviewer's provenance."""
+"""End to end: the sample run sends items to review; a decision made through the web app's JSON API makes the
+sensor re-materialize the corpus, and the approved Arabic appears in the final Parquet with the reviewer's
+provenance."""
 
 import json
 
 import dagster as dg
 import polars as pl
+from fastapi.testclient import TestClient
 
 from bimed_assets.defs.review.assets import ReviewStore, review_decisions_sensor
+from translation_review.web.app import create_app
 
 
 def test_approval_flows_into_the_corpus(tmp_path, monkeypatch):
@@ -27,13 +30,21 @@ def test_approval_flows_into_the_corpus(tmp_path, monkeypatch):
     context = dg.build_sensor_context(instance=instance, resources={"review_store": store})
     assert isinstance(review_decisions_sensor(context), dg.SkipReason)  # nothing decided yet
 
-    amal = service.create_reviewer("amal", "a long passphrase")
+    service.create_reviewer("amal", "a long passphrase")
+    # The reviewer works through the real app's JSON API with her API token (only its SHA-256 is stored).
+    token = service.issue_token("amal")
+    api = TestClient(create_app(service, "s" * 40), headers={"Authorization": f"Bearer {token}"})
     # The item whose Arabic only the judge faulted (the other keeps English lists the corpus checks would refuse).
-    item = service.claim("medical_meadow-24b1b5aa332ce7f4", amal.id)
-    edited = json.loads(json.dumps(item.best_translation))
+    item_id = "medical_meadow-24b1b5aa332ce7f4"
+    claimed = api.post(f"/api/items/{item_id}/claim")
+    assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "amal"
+    item = api.get(f"/api/items/{item_id}").json()
+    edited = json.loads(json.dumps(item["best_translation"]))
     first_field = next(k for k, v in edited.items() if isinstance(v, str))
     edited[first_field] = edited[first_field] + " (راجعه مراجع)"
-    service.decide(item.item_id, amal.id, item.version, "edit", translation=edited)
+    decided = api.post(f"/api/items/{item_id}/decision",
+                       json={"version": item["version"], "action": "edit", "translation": edited})
+    assert decided.status_code == 200 and decided.json()["reviewer"] == "amal"
 
     request = review_decisions_sensor(context)
     assert isinstance(request, dg.RunRequest) and context.cursor
@@ -44,7 +55,7 @@ def test_approval_flows_into_the_corpus(tmp_path, monkeypatch):
     assert run.success
 
     corpus = pl.read_parquet(tmp_path / "corpus/bimed_corpus.parquet")
-    reviewed = corpus.filter(pl.col("provenance").struct.field("item_id") == item.item_id,
+    reviewed = corpus.filter(pl.col("provenance").struct.field("item_id") == item_id,
                              pl.col("language") != "en")
     assert len(reviewed) == 1
     provenance = reviewed["provenance"][0]
