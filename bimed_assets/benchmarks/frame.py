@@ -13,9 +13,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema
 import polars as pl
 
 from bimed_assets.benchmarks.selection import BENCHMARKS
+from bimed_assets.translation import documents
 
 MCQA_SCHEMA = pl.Schema({
     "item_id": pl.String, "benchmark": pl.String, "language": pl.String, "question": pl.String,
@@ -34,6 +36,10 @@ def _item(benchmark: str, letters: list[str], answer_letter: str, doc: Mapping[s
             "answer": LETTERS[letters.index(answer_letter)]}
 
 
+def _fits(translation: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    return jsonschema.Draft202012Validator(documents.schema(doc)).is_valid(translation)
+
+
 def mcqa_benchmarks(translations: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
     """``translations``: ``translations.TRANSLATION_SCHEMA``; ``reviewed``: ``REVIEWED_SCHEMA`` (the latest
     decision per item, training items included: only benchmark items are looked up)."""
@@ -50,8 +56,12 @@ def mcqa_benchmarks(translations: pl.DataFrame, reviewed: pl.DataFrame) -> pl.Da
         decision = decisions.get(row["item_id"])
         if decision is not None and decision["decision"] == "rejected":
             continue
-        verified = decision is not None and decision["decision"] in VERIFYING
-        arabic = json.loads(decision["translation"] if verified else row["best_translation"])
+        approved = decision is not None and decision["decision"] in VERIFYING
+        decided = json.loads(decision["translation"]) if approved else None
+        # A decision made before the English item changed shape (options added or removed) no longer fits it:
+        # the current translation stands in, unverified, rather than a stale one.
+        verified = decided is not None and _fits(decided, doc)
+        arabic = decided if verified else json.loads(row["best_translation"])
         rows.append({**key, "language": "ar", **_item(row["benchmark"], letters, row["answer_letter"], arabic),
                      "verified": verified})
     return pl.DataFrame(rows, schema=MCQA_SCHEMA, orient="row") if rows else pl.DataFrame(schema=MCQA_SCHEMA)

@@ -113,3 +113,18 @@ def test_an_untranslated_item_is_english_only(translations):
     frame = mcqa_benchmarks(failed, reviewed_translations(iter(())))
     assert frame.filter(pl.col("benchmark") == "medqa")["language"].to_list() == ["en"]
     assert len(review_records(failed)) == len(BENCHMARKS) - 1
+
+
+def test_a_decision_that_no_longer_fits_the_item_does_not_verify_it(translations):
+    """An approval of a translation whose options no longer match the English item (the item changed after
+    the decision) leaves the current translation in place, unverified."""
+    item_id = _id(translations, "medqa")
+    best = json.loads(translations.filter(pl.col("item_id") == item_id)["best_translation"][0])
+    stale = {**best, "options": {k: v for k, v in best["options"].items() if k != "D"}}
+    reviewed = pl.DataFrame([{"item_id": item_id, "translation": json.dumps(stale, ensure_ascii=False),
+                              "reviewer": "amal", "reviewed_at": "2026-01-01T00:00:00", "decision": "approved"}])
+    frame = mcqa_benchmarks(translations, reviewed)
+    arabic = _rows(frame, "ar")["medqa"]
+    assert not arabic["verified"] and arabic["options"] == list(best["options"].values())
+    fitting = reviewed.with_columns(translation=pl.lit(json.dumps(best, ensure_ascii=False)))
+    assert _rows(mcqa_benchmarks(translations, fitting), "ar")["medqa"]["verified"]
