@@ -16,6 +16,7 @@ from bimed_assets.corpus import formatting
 from bimed_assets.corpus.dedup import DEFAULT_DEDUP, DedupConfig, find_removals
 from bimed_assets.corpus.mix import DEFAULT_MIX, MixConfig, choose, first_language
 from bimed_assets.corpus.text import normalise
+from bimed_assets.schema import RECORD_SCHEMA
 
 PROVENANCE = pl.Struct({
     "item_id": pl.String, "origin": pl.String, "licence": pl.String, "translation_round": pl.Int32,
@@ -80,9 +81,13 @@ def assemble(
     reviewed_translations: pl.DataFrame | None = None,
     mix: MixConfig = DEFAULT_MIX,
     dedup: DedupConfig = DEFAULT_DEDUP,
+    chats: pl.DataFrame | None = None,
 ) -> Assembly:
     """``training_pool`` / ``evaluation_sets``: ``RECORD_SCHEMA``; ``accepted_translations``: ``ACCEPTED_SCHEMA``;
-    ``reviewed_translations``: ``REVIEWED_SCHEMA`` (``decision`` one of ``REVIEW_DECISIONS``)."""
+    ``reviewed_translations``: ``REVIEWED_SCHEMA`` (``decision`` one of ``REVIEW_DECISIONS``); ``chats``: synthesized
+    chats (``bimed_assets.chats.tables.CHATS_SCHEMA``), samples like the pool's with their own ``turns``."""
+    if chats is not None:
+        training_pool = pl.concat([training_pool, chats.select(*RECORD_SCHEMA.names(), "turns")], how="diagonal")
     en_docs = formatting.english_documents(training_pool)
     eval_docs = formatting.english_documents(evaluation_sets)
     removed_items = find_removals(
@@ -110,9 +115,12 @@ def assemble(
         "norm"))).select("item_id", reason=pl.lit("duplicate_exact"), matched=pl.col("item_id").first().over("norm"))
     ar_docs = ar_docs.join(ar_dups, on="item_id", how="anti")
 
-    chosen = choose(
-        items.select(item_id="id", source="source", has_ar=pl.col("id").is_in(ar_docs["item_id"].implode())), mix
-    )
+    candidates = items.select(item_id="id", source="source", chat=pl.col("task") == formatting.CHAT,
+                              has_ar=pl.col("id").is_in(ar_docs["item_id"].implode()))
+    # Synthesized chats are mixed on their own, so that the ratio holds within them too and their few
+    # translations neither crowd out nor make room for other items.
+    strata = [choose(part.drop("chat"), mix) for _, part in candidates.group_by("chat")]
+    chosen = {kind: pl.concat([s[kind] for s in strata]).sort() for kind in ("en", "ar", "bilingual")}
     en_turns = pl.DataFrame({"item_id": en_docs["item_id"], "turns": formatting.conversation(en_docs, "en")})
     ar_turns = pl.DataFrame({"item_id": ar_docs["item_id"], "turns": formatting.conversation(ar_docs, "ar")})
     bi_ids = chosen["bilingual"]

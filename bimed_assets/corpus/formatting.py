@@ -6,8 +6,8 @@ Both languages go through one intermediate *document* frame, the same shape as t
 | column        | type                               | meaning                                        |
 |---------------|------------------------------------|------------------------------------------------|
 | item_id       | str                                | id of the canonical (English) record          |
-| task          | str                                | ``mcqa`` / ``open_qa`` / ``dialogue``           |
-| question      | str                                | question or vignette (null for dialogue)       |
+| task          | str                                | ``mcqa`` / ``open_qa`` / ``dialogue`` / ``chat`` |
+| question      | str                                | question or vignette (null for conversations)  |
 | options       | list[struct{letter, text}]         | MCQA options in their order                    |
 | answer_letter | str                                | MCQA gold letter                               |
 | answer        | str                                | gold option text, or the free-text answer     |
@@ -43,6 +43,9 @@ CONTEXT = {"en": "Context:", "ar": "السياق:"}
 # Appended to the question of a bilingual sample whose answer is in the other language.
 ANSWER_IN = {"en": "Please answer in Arabic.", "ar": "يرجى الإجابة باللغة الإنجليزية."}
 
+CHAT = "chat"  # the task of synthesized chats (``bimed_assets.chats``)
+# Tasks whose sample is a conversation: a source's dialogue (one exchange) or a synthesized chat (many turns).
+CONVERSATIONS = ("dialogue", CHAT)
 LETTERS = "ABCDEFGHIJ"
 DOCUMENT_SCHEMA = pl.Schema({
     "item_id": pl.String, "task": pl.String, "question": pl.String, "options": pl.List(OPTION),
@@ -57,16 +60,18 @@ _TRANSLATION_DTYPE = pl.Struct({
 
 
 def english_documents(records: pl.DataFrame) -> pl.DataFrame:
-    """Documents of canonical records (``RECORD_SCHEMA``)."""
+    """Documents of canonical records (``RECORD_SCHEMA``, plus ``turns`` for synthesized chats)."""
     dialogue = pl.col("task") == "dialogue"
+    conversation = pl.col("task").is_in(CONVERSATIONS)
     chat = pl.concat_list(
         pl.struct(role=pl.lit("patient"), content=pl.col("question")),
         pl.struct(role=pl.lit("doctor"), content=pl.col("answer_text")),
     )
+    own = pl.col("turns") if "turns" in records.columns else pl.lit(None, pl.List(TURN))
     return records.select(
-        item_id=pl.col("id"), task="task", question=pl.when(~dialogue).then("question"), options="options",
-        answer_letter="answer_letter", answer=pl.when(~dialogue).then("answer_text"),
-        explanation="explanation", context="context", turns=pl.when(dialogue).then(chat),
+        item_id=pl.col("id"), task="task", question=pl.when(~conversation).then("question"), options="options",
+        answer_letter="answer_letter", answer=pl.when(~conversation).then("answer_text"),
+        explanation="explanation", context="context", turns=pl.when(dialogue).then(chat).otherwise(own),
     )
 
 
@@ -121,7 +126,7 @@ def conversation(docs: pl.DataFrame, language: str) -> pl.Series:
         role=pl.element().struct.field("role").replace_strict({"patient": "user", "doctor": "assistant"}),
         content=pl.element().struct.field("content"),
     ))
-    return docs.select(pl.when(pl.col("task") == "dialogue").then(chat).otherwise(pair).alias("turns"))["turns"]
+    return docs.select(pl.when(pl.col("task").is_in(CONVERSATIONS)).then(chat).otherwise(pair).alias("turns"))["turns"]
 
 
 def with_system(turns: pl.Expr, language: pl.Expr) -> pl.Expr:

@@ -21,6 +21,20 @@ def usage_table(snapshot: dict[str, dict[str, float]]) -> dg.MetadataValue:
     return table(pl.DataFrame([{"purpose": purpose, **row} for purpose, row in snapshot.items()]))
 
 
+def llm_usage(snapshot: dict[str, dict[str, float]]) -> dict[str, object]:
+    """The LLM usage of an asset (``UsageMeter.snapshot()``): totals, plus the table per purpose."""
+    total = snapshot["total"]
+    return {
+        "llm_requests": int(total["requests_ok"] + total["requests_failed"]),
+        "llm_http_calls": int(total["calls"]),
+        "llm_cache_hits": int(total["cache_hits"]),
+        "prompt_tokens": int(total["prompt_tokens"]),
+        "completion_tokens": int(total["completion_tokens"]),
+        "cost_usd": float(total["usd"]),
+        "llm_usage": usage_table(snapshot),
+    }
+
+
 def histogram(values: list[float], *, title: str, xlabel: str, marker: float | None = None) -> dg.MetadataValue:
     """A histogram as a PNG embedded in Markdown, so that the UI shows a picture."""
     import base64

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from bimed_assets.chats.responder import ChatResponder
 from bimed_assets.llm.test_server import OpenAITestServer, ServerConfig
 from bimed_assets.translation.cipher_responder import CipherResponder
 
@@ -12,7 +13,9 @@ SECRET = "sk-bimed-test-0123456789abcdefghijklmnop"
 
 @pytest.fixture
 def live(tmp_path, monkeypatch):
-    server = OpenAITestServer(ServerConfig(responder=CipherResponder(flawed=0.3))).start()
+    # One server answers the whole build: the chat writer's requests, and the translator's.
+    responder = ChatResponder(fallback=CipherResponder(flawed=0.3))
+    server = OpenAITestServer(ServerConfig(responder=responder)).start()
     monkeypatch.setenv("BIMED_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("BIMED_LLM_BASE_URL", server.url)
     monkeypatch.setenv("BIMED_LLM_API_KEY", SECRET)
@@ -36,8 +39,11 @@ def test_live_run_reports_usage_and_never_shows_the_key(live):
     meta = {e.asset_key.to_user_string(): e.event_specific_data.materialization.metadata
             for e in result.get_asset_materialization_events()}
     attempts = meta["translation_attempts"]
-    assert attempts["selected_items"].value == 14  # two per training source on the bundled sample
-    assert attempts["llm_http_calls"].value == server.stats().received.total() > 28
+    assert attempts["selected_items"].value == 15  # two per training source, and one synthesized chat
+    assert attempts["llm_http_calls"].value > 28
+    # Every request the server received is accounted for by the asset that made it.
+    assert sum(m["llm_http_calls"].value for m in meta.values() if "llm_http_calls" in m) == (
+        server.stats().received.total())
     assert attempts["prompt_tokens"].value > 0 and attempts["cost_usd"].value > 0  # gpt-4o-mini prices
     assert "data:image/png;base64," in attempts["score_histogram"].value
     assert "| purpose |" in attempts["llm_usage"].value and "translate" in attempts["llm_usage"].value

@@ -41,12 +41,14 @@ class CorpusConfig(dg.Config):
 )
 def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, training_pool: pl.DataFrame,
                  evaluation_sets: pl.DataFrame, accepted_translations: pl.DataFrame,
-                 reviewed_translations: pl.DataFrame):
-    """English, Arabic and bilingual instruction records in the chat ``messages`` format, deduplicated and
-    decontaminated against every evaluation split, with provenance (reviewer and time for reviewed Arabic)."""
+                 reviewed_translations: pl.DataFrame, synthesized_chats: pl.DataFrame):
+    """English, Arabic and bilingual instruction records (synthesized chats included) in the chat ``messages``
+    format, deduplicated and decontaminated against every evaluation split, with provenance (reviewer and time
+    for reviewed Arabic)."""
     mix = MixConfig(ar_per_en=config.ar_per_en, bilingual_share=config.bilingual_share,
                     source_weights=config.source_weights)
-    built = assemble(training_pool, evaluation_sets, accepted_translations, reviewed_translations, mix=mix)
+    built = assemble(training_pool, evaluation_sets, accepted_translations, reviewed_translations, mix=mix,
+                     chats=synthesized_chats)
     directory = Path(config.directory)
     parquet = write.write_parquet_atomic(built.corpus, directory / "bimed_corpus.parquet")
     composition = card.composition(built.corpus)

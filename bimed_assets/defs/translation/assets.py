@@ -40,15 +40,17 @@ class TranslationConfig(dg.Config):
 @dg.multi_asset(
     name="translation",
     group_name=GROUP,
-    ins={"training_pool": dg.AssetIn()},
+    ins={"training_pool": dg.AssetIn(), "synthesized_chats": dg.AssetIn()},
     outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
     check_specs=[dg.AssetCheckSpec(
         "every_item_accounted_for", asset="translation_attempts", blocking=True,
         description="Every selected item is accepted, in review, or failed with a reason: none is lost.")],
 )
 def translation(context: dg.AssetExecutionContext, config: TranslationConfig, llm: LLMResource,
-                training_pool: pl.DataFrame):
-    selected = select(training_pool, config.share, config.per_source_limit)
+                training_pool: pl.DataFrame, synthesized_chats: pl.DataFrame):
+    # Chats are drawn on their own, so that adding them leaves the pool's selection (and its paid work) as it is.
+    selected = pl.concat([select(training_pool, config.share, config.per_source_limit),
+                          select(synthesized_chats, config.share, config.per_source_limit)], how="diagonal")
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation,
                             config.judge_weight, config.chrf_weight)
 
@@ -63,17 +65,10 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     frames = tables(results, {row["id"]: row for row in selected.iter_rows(named=True)})
     attempts, accepted = frames["translation_attempts"], frames["accepted_translations"]
     review, failures = frames["translation_review_queue"], frames["translation_failures"]
-    total = usage["total"]
     yield dg.Output(attempts, "translation_attempts", metadata={
         "dagster/row_count": len(attempts),
         "selected_items": len(selected),
-        "llm_requests": int(total["requests_ok"] + total["requests_failed"]),
-        "llm_http_calls": int(total["calls"]),
-        "llm_cache_hits": int(total["cache_hits"]),
-        "prompt_tokens": int(total["prompt_tokens"]),
-        "completion_tokens": int(total["completion_tokens"]),
-        "cost_usd": float(total["usd"]),
-        "llm_usage": metadata.usage_table(usage),
+        **metadata.llm_usage(usage),
         "score_histogram": metadata.histogram(
             attempts["score"].drop_nulls().to_list(), title="Combined score per attempt", xlabel="score",
             marker=config.threshold),

@@ -1,0 +1,71 @@
+"""Doctor–patient chats synthesized from the MCQA vignettes of the training pool, validated, with a quarantine."""
+
+import asyncio
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from bimed_assets.chats.selection import CHAT_SOURCES, VIGNETTE, select_items
+from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_all
+from bimed_assets.chats.tables import tables
+from bimed_assets.chats.validation import ChatRules
+from bimed_assets.defs import metadata
+from bimed_assets.defs.resources import LLMResource
+
+GROUP = "chats"
+OUTPUTS = {
+    "synthesized_chats": "Multi-turn patient/doctor chats (task `chat`, canonical records with `turns`), each "
+    "made from one MCQA vignette and validated; `origin` is the item's id.",
+    "synthesized_chats_quarantine": "Items whose chat still failed validation after the last attempt (or the LLM "
+    "could not answer), with the reason and every attempt.",
+}
+
+
+class ChatSynthesisConfig(dg.Config):
+    share: float = Field(default=0.5, description="Share of the eligible MCQA vignettes to make a chat from "
+                         "(a stable hash of the item id decides).")
+    per_source_limit: int | None = Field(default=None, description="At most this many items per source.")
+    sources: list[str] = Field(default_factory=lambda: list(CHAT_SOURCES), description="MCQA sources to use.")
+    vignette_pattern: str = Field(default=VIGNETTE, description="Regex an item's question must match: a case "
+                                  "with a patient, not a fact question.")
+    min_turns: int = Field(default=6, description="Fewest turns (patient and doctor together) a chat may have.")
+    copy_ngram: int = Field(default=10, description="A run of this many words shared with the vignette "
+                            "counts as copied.")
+    max_attempts: int = Field(default=3, description="Chats written per item (the first, then rewrites with "
+                              "the validation problems as feedback) before the item is quarantined.")
+
+
+async def _synthesize(llm: LLMResource, items: list[dict], config: SynthesisConfig):
+    async with llm.client() as client:
+        return await synthesize_all(client, items, config), client.meter.snapshot()
+
+
+@dg.multi_asset(
+    name="chat_synthesis",
+    group_name=GROUP,
+    ins={"training_pool": dg.AssetIn()},
+    outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
+)
+def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfig, llm: LLMResource,
+                   training_pool: pl.DataFrame):
+    items = select_items(training_pool, config.share, config.per_source_limit, config.sources,
+                         config.vignette_pattern)
+    synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
+    results, usage = asyncio.run(_synthesize(llm, items.to_dicts(), synthesis))
+    frames = tables(results, {row["id"]: row for row in items.iter_rows(named=True)})
+    chats, quarantine = frames["synthesized_chats"], frames["synthesized_chats_quarantine"]
+    context.log.info(f"{len(chats)} chats from {len(items)} items, {len(quarantine)} quarantined")
+    yield dg.Output(chats, "synthesized_chats", metadata={
+        "dagster/row_count": len(chats),
+        "selected_items": len(items),
+        "chats_produced": len(chats),
+        "regenerated": int((chats["attempts"] > 1).sum()),
+        "quarantined": len(quarantine),
+        "chats_by_attempts": metadata.table(chats.group_by("attempts").len("chats").sort("attempts")),
+        **metadata.llm_usage(usage),
+    })
+    yield dg.Output(quarantine, "synthesized_chats_quarantine", metadata={
+        "dagster/row_count": len(quarantine),
+        "quarantined_by_reason": metadata.table(quarantine.group_by("reason").len("items").sort("reason")),
+    })
