@@ -16,14 +16,15 @@ from bimed_assets.paths import SAMPLE_DATA, asset_storage_dir
 ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
 
 # The main job: the whole corpus graph on the configured sources (the bundled sample by default). On the
-# bundled sample it makes chats from four vignettes and translates two samples per source (and per source of
-# chats): the ones whose answers are recorded for offline replay.
+# bundled sample it makes chats from four vignettes, translates two samples per source (and per source of
+# chats) and one item per benchmark: the ones whose answers are recorded for offline replay.
 build_corpus = dg.define_asset_job(
     "build_corpus",
     selection=dg.AssetSelection.all(),
     description="Materialize every source, translation and corpus asset.",
     config={"ops": {"chat_synthesis": {"config": {"per_source_limit": 4}},
-                    "translation": {"config": {"per_source_limit": 2}}}} if ON_BUNDLED_SAMPLE else None,
+                    "translation": {"config": {"per_source_limit": 2}},
+                    "benchmark_translation": {"config": {"per_benchmark_limit": 1}}}} if ON_BUNDLED_SAMPLE else None,
 )
 
 
