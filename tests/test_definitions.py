@@ -42,8 +42,11 @@ def test_main_job_materializes_everything_on_the_sample(project):
     result = defs.resolve_job_def("build_corpus").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
     checks = result.get_asset_check_evaluations()
-    # The sources' checks, the translation's, and the corpus quality suites: all pass on the sample.
-    assert len(checks) == len(SOURCES) * len(CHECKS) + 1 + len(CORPUS_CHECKS) and all(c.passed for c in checks)
+    # The sources' checks, the translation's, the corpus quality suites and the benchmarks' verification check:
+    # all pass on the sample but the last, which warns (non-blocking) while no reviewer has verified the Arabic.
+    assert len(checks) == len(SOURCES) * len(CHECKS) + 1 + len(CORPUS_CHECKS) + 1
+    assert [(c.check_name, c.severity) for c in checks if not c.passed] == [
+        ("arabic_items_verified", dg.AssetCheckSeverity.WARN)]
 
     frames = {name: pl.read_parquet(var / "assets" / f"{name}.parquet") for name in SOURCES}
     for name, frame in frames.items():
