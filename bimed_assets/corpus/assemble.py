@@ -3,7 +3,8 @@
 Order: format English documents → remove items that duplicate or contaminate (by question content) → pair the
 remaining items with their Arabic translation (a reviewer's decision overrides the automatic acceptance) →
 choose the language mix → build ``messages`` and provenance. Arabic and bilingual records inherit their
-item's removal, so a translated evaluation question cannot come back in Arabic.
+item's removal, and a synthesized chat its MCQA item's, so an evaluation question cannot come back in Arabic or
+retold as a chat.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ def assemble(
         en_docs.select("item_id", text=compare_text(en_docs)), eval_docs.select("item_id", text=compare_text(eval_docs)),
         dedup,
     )
+    if chats is not None:  # a chat retells its MCQA item: it goes when the item goes (an evaluation question…)
+        inherited = chats.select(item_id="id", origin="origin").join(
+            removed_items.rename({"item_id": "origin"}), on="origin").select(*removed_items.columns)
+        removed_items = pl.concat([removed_items, inherited]).unique("item_id", keep="first", maintain_order=True)
     en_docs = en_docs.join(removed_items, on="item_id", how="anti")
     items = training_pool.filter(~pl.col("id").is_in(removed_items["item_id"].implode()))
 

@@ -127,3 +127,19 @@ def test_chats_enter_the_corpus_in_english_and_arabic(translated, pool):
     # Within the chats the mix keeps two English records per Arabic one, and every blocking check passes.
     assert len(chat_records.filter(pl.col("language") == "en")) == 2
     assert all(result.passed for result in run_checks(built.corpus, evals) if result.blocking)
+
+
+def test_a_chat_goes_with_its_item_when_the_item_is_an_evaluation_question(translated, pool):
+    chats, _, frames, _ = translated
+    origin = "mmlu_medical-231ef2032baf91b4"
+    records = [load_files(source).records for source in SOURCES.values()]
+    # The chat's MCQA item also sits in an evaluation split (MMLU repeats items across subjects and splits).
+    leaked = pool.filter(pl.col("id") == origin).with_columns(id=pl.lit("mmlu_medical-eval-copy"),
+                                                            split=pl.lit("test"), is_eval=pl.lit(True))
+    built = assemble(pool, pl.concat([evaluation_sets(records), leaked]), frames["accepted_translations"],
+                     chats=chats)
+    removed = dict(zip(built.removed["item_id"] + "/" + built.removed["language"], built.removed["reason"]))
+    assert removed[f"{origin}/en"] == removed[f"{TRANSLATED_CHAT}/en"] == "contamination_exact"
+    assert removed[f"{TRANSLATED_CHAT}/ar"] == "contamination_exact"  # its translation goes too
+    kept = built.corpus["provenance"].struct.field("item_id")
+    assert origin not in kept and TRANSLATED_CHAT not in kept
