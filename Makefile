@@ -40,9 +40,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# torch is pinned in the `train` extra (installs the local CPU build; never the CUDA wheels).
+# torch is pinned in the `train` extra (installs the local CPU build; never the CUDA wheels); `k8s` for the
+# tests of the GPU pod launch.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/pip install --quiet -e '.[dev,train,k8s]'
 	touch $@ $(VENV)/.core
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not available offline).

@@ -11,6 +11,7 @@ from dagster_polars import PolarsParquetIOManager
 from bimed_assets.defs.resources import llm_from_env
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.defs.sources.assets import SourceFiles
+from bimed_assets.defs.training.launcher import launcher_from_env
 from bimed_assets.paths import SAMPLE_DATA, asset_storage_dir
 
 ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
@@ -20,7 +21,8 @@ ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
 # chats) and one item per benchmark: the ones whose answers are recorded for offline replay.
 build_corpus = dg.define_asset_job(
     "build_corpus",
-    selection=dg.AssetSelection.all(),
+    # Training and evaluation are their own job (train_and_evaluate): they are meant for a GPU node.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("training"),
     description="Materialize every source, translation and corpus asset.",
     config={"ops": {"chat_synthesis": {"config": {"per_source_limit": 4}},
                     "translation": {"config": {"per_source_limit": 2}},
@@ -39,6 +41,7 @@ def defs() -> dg.Definitions:
                 "source_files": SourceFiles(root=os.environ.get("BIMED_SOURCE_ROOT") or str(SAMPLE_DATA)),
                 "llm": llm_from_env(),
                 "review_store": ReviewStore(),
+                "training_launcher": launcher_from_env(),
             },
         ),
     )

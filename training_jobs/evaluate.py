@@ -2,7 +2,9 @@
 
     python -m training_jobs.evaluate --model-path DIR [--adapter-path DIR] --items items.parquet [--output-dir DIR]
 
-Items Parquet: question, options (list of strings), answer (letter), language (en|ar), benchmark.
+Items Parquet: question, options (list of strings), answer (letter), language (en|ar), benchmark, and `verified`
+(benchmarks need 100% human review: unverified items are refused unless `allow_unverified`) and `item_id`.
+With an adapter, the base model is scored too, with the adapter switched off, so that one load serves both.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,24 +22,10 @@ import pyarrow.parquet as pq
 import torch
 from transformers import AutoTokenizer
 
+from training_jobs.config import EvalConfig
 from training_jobs.mcqa import LETTERS, build_prompt, choice_texts, encode_pair, loglikelihoods, pick
 from training_jobs.model import load_base
 from training_jobs.pipes import job, log, report
-
-
-@dataclass
-class EvalConfig:
-    model_path: str
-    items: str
-    adapter_path: str | None = None
-    output_dir: str | None = None
-    batch_size: int = 8
-    continuation: str = "text"
-    limit: int | None = None
-    quantize: str = "auto"
-    max_length: int = 4096
-    generation_prompts: int = 8
-    max_new_tokens: int = 64
 
 
 def load_model(cfg: EvalConfig):
@@ -62,8 +52,8 @@ def score_items(model, tokenizer, items: list[dict], cfg: EvalConfig) -> list[di
     for item, (start, choices) in zip(items, spans):
         pred, pred_norm = pick(scores[start:start + len(choices)], choices)
         gold = LETTERS.index(item["answer"].strip().upper())
-        rows.append({"benchmark": item["benchmark"], "language": item["language"], "gold": gold,
-                     "pred": pred, "pred_norm": pred_norm, "acc": float(pred == gold),
+        rows.append({"item_id": item.get("item_id"), "benchmark": item["benchmark"], "language": item["language"],
+                     "gold": gold, "pred": pred, "pred_norm": pred_norm, "acc": float(pred == gold),
                      "acc_norm": float(pred_norm == gold)})
     return rows
 
@@ -100,40 +90,71 @@ def generation_throughput(model, tokenizer, prompts: list[str], cfg: EvalConfig)
             "batch_latency_s_median": round(statistics.median(latencies), 4), "batch_size": cfg.batch_size}
 
 
+REQUIRED = ["question", "options", "answer", "language", "benchmark"]
+
+
 def read_items(path: str, limit: int | None) -> list[dict]:
-    cols = ["question", "options", "answer", "language", "benchmark"]
-    items = pq.read_table(path, columns=cols).to_pylist()
+    names = pq.read_schema(path).names
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ValueError(f"{path}: benchmark items lack the columns {missing}")
+    items = pq.read_table(path, columns=REQUIRED + [c for c in ("item_id", "verified") if c in names]).to_pylist()
     return items[:limit] if limit is not None else items
+
+
+def refuse_unverified(items: list[dict], allow: bool) -> int:
+    """Benchmark items must all have passed human review; an item without a `verified` flag has not."""
+    unverified = Counter(f"{i['benchmark']}/{i['language']}" for i in items if i.get("verified") is not True)
+    if unverified and not allow:
+        raise ValueError(
+            f"{sum(unverified.values())} of {len(items)} benchmark items are not verified by human review "
+            f"({dict(sorted(unverified.items()))}): finish their review, leave those benchmarks or languages out, "
+            "or set allow_unverified=true to score them anyway")
+    return sum(unverified.values())
+
+
+def variants(model, cfg: EvalConfig):
+    """(name, context) per model to score: the base alone, or with an adapter the base (adapter off) first."""
+    if not cfg.adapter_path:
+        return [("base", nullcontext)]
+    return ([("base", model.disable_adapter)] if cfg.compare_base else []) + [("adapted", nullcontext)]
 
 
 def evaluate(context, cfg: EvalConfig) -> dict:
     log(context, f"config {json.dumps(asdict(cfg))}")
+    items = read_items(cfg.items, cfg.limit)  # refused before the (long) model load
+    unverified = refuse_unverified(items, cfg.allow_unverified)
     tokenizer = AutoTokenizer.from_pretrained(cfg.adapter_path or cfg.model_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(cfg)
-    items = read_items(cfg.items, cfg.limit)
-    t0 = time.perf_counter()
-    rows = score_items(model, tokenizer, items, cfg)
-    scoring_s = time.perf_counter() - t0
-    scores = summarize(rows)
-    for key, s in scores.items():
-        log(context, f"mcqa {key}: acc={s['acc']:.4f} acc_norm={s['acc_norm']:.4f} n={s['n']}")
     prompts = [build_prompt(i["question"], i["options"], i["language"]) for i in items[: cfg.generation_prompts]]
-    throughput = generation_throughput(model, tokenizer, prompts, cfg) if prompts else {}
-    log(context, f"generation {json.dumps(throughput)}")
+    scores, generation, scoring_s, predictions = {}, {}, {}, []
+    for name, switch in variants(model, cfg):
+        with switch():
+            t0 = time.perf_counter()
+            rows = score_items(model, tokenizer, items, cfg)
+            scoring_s[name] = round(time.perf_counter() - t0, 3)
+            generation[name] = generation_throughput(model, tokenizer, prompts, cfg) if prompts else {}
+        scores[name] = summarize(rows)
+        predictions += [{"model": name, **r} for r in rows]
+        for key, s in scores[name].items():
+            log(context, f"mcqa {name} {key}: acc={s['acc']:.4f} acc_norm={s['acc_norm']:.4f} n={s['n']}")
+        log(context, f"generation {name} {json.dumps(generation[name])}")
     if cfg.output_dir:
         out = Path(cfg.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows), out / "predictions.parquet")
+        pq.write_table(pa.Table.from_pylist(predictions), out / "predictions.parquet")
         (out / "scores.json").write_text(json.dumps(scores, indent=1))
     return {
-        "items": len(rows),
-        "scoring_s": round(scoring_s, 3),
+        "items": len(items),
+        "unverified_items": unverified,
+        "models": list(scores),
         "scores": scores,
-        **{f"acc/{k}": s["acc"] for k, s in scores.items()},
-        **{f"acc_norm/{k}": s["acc_norm"] for k, s in scores.items()},
-        **{f"generation/{k}": v for k, v in throughput.items()},
+        "generation": generation,
+        "scoring_s": scoring_s,
+        **{f"acc/{name}/{key}": s["acc"] for name, per in scores.items() for key, s in per.items()},
+        **{f"generation/{name}/{k}": v for name, g in generation.items() for k, v in g.items()},
     }
 
 

@@ -6,12 +6,19 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from dagster_pipes import PipesContext, PipesEnvVarParamsLoader, open_dagster_pipes
+from dagster_pipes import (
+    DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    PipesContext,
+    PipesEnvVarParamsLoader,
+    encode_env_var,
+    open_dagster_pipes,
+)
 
 T = TypeVar("T")
 
@@ -52,6 +59,10 @@ def job(cls: type[T], argv: list[str] | None = None) -> Iterator[tuple[PipesCont
     """Open Pipes (a no-op mock outside Dagster) and read the job's config from extras or the CLI."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     pipes = under_pipes()
+    if pipes and int(os.environ.get("RANK", "0")) > 0:
+        # Under accelerate every rank opens Pipes to read its config; only rank 0 may talk to Dagster, or the
+        # session would see one "opened"/"closed" per GPU.
+        os.environ[DAGSTER_PIPES_MESSAGES_ENV_VAR] = encode_env_var({"path": os.devnull})
     with open_dagster_pipes() as context:
         extras = dict(context.extras) if pipes else parse_cli(cls, argv)
         yield context, config_from(cls, extras)

@@ -1,18 +1,19 @@
 """A tiny random-weight Mixtral and a BPE tokenizer trained on the corpus itself: the offline CPU path for tests/CI.
 
-    python -m training_jobs.tiny CORPUS.parquet OUT_DIR
+    python -m training_jobs.tiny --corpus CORPUS.parquet --output-dir OUT_DIR   (or under Pipes: the same as extras)
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import MixtralConfig, MixtralForCausalLM, PreTrainedTokenizerFast
 
+from training_jobs.config import TinyConfig
 from training_jobs.data import chat_texts
+from training_jobs.pipes import job, log, report
 
 SPECIAL = {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
 
@@ -58,8 +59,8 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast) -> MixtralConfig:
     )
 
 
-def build_tiny_model(corpus: str | Path, out_dir: str | Path, seed: int = 0) -> Path:
-    tokenizer = train_tokenizer(chat_texts(corpus))
+def build_tiny_model(corpus: str | Path, out_dir: str | Path, seed: int = 0, vocab_size: int = 1024) -> Path:
+    tokenizer = train_tokenizer(chat_texts(corpus), vocab_size)
     torch.manual_seed(seed)
     model = MixtralForCausalLM(tiny_config(tokenizer))
     out = Path(out_dir)
@@ -68,5 +69,16 @@ def build_tiny_model(corpus: str | Path, out_dir: str | Path, seed: int = 0) -> 
     return out
 
 
+def main(argv: list[str] | None = None) -> None:
+    with job(TinyConfig, argv) as (context, cfg):
+        out = build_tiny_model(cfg.corpus, cfg.output_dir, cfg.seed, cfg.vocab_size)
+        config = MixtralConfig.from_pretrained(out)
+        facts = {"path": str(out), "tiny": True, "model_type": config.model_type, "vocab_size": config.vocab_size,
+                 "hidden_size": config.hidden_size, "num_hidden_layers": config.num_hidden_layers,
+                 "num_local_experts": config.num_local_experts, "num_experts_per_tok": config.num_experts_per_tok}
+        log(context, f"tiny Mixtral built: {facts}")
+        report(context, facts)
+
+
 if __name__ == "__main__":
-    print(build_tiny_model(sys.argv[1], sys.argv[2]))
+    main()

@@ -1,7 +1,7 @@
 """QLoRA fine-tuning of a Mixtral-family MoE on the corpus with TRL's SFTTrainer, reporting to Dagster via Pipes.
 
     python -m training_jobs.train --model-path DIR --corpus corpus.parquet --output-dir runs/x [--max-steps 100]
-    accelerate launch --config_file training_jobs/accelerate_zero2.yaml -m training_jobs.train ...
+    accelerate launch --config_file training_jobs/configs/accelerate_zero2.yaml -m training_jobs.train ...
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -17,36 +17,10 @@ from transformers import AutoTokenizer, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
+from training_jobs.config import TrainConfig
 from training_jobs.data import read_chats
 from training_jobs.model import check_coverage, load_base, lora_config
 from training_jobs.pipes import job, log, report
-
-
-@dataclass
-class TrainConfig:
-    model_path: str
-    corpus: str
-    output_dir: str
-    max_steps: int = -1
-    num_train_epochs: float = 1.0
-    learning_rate: float = 2e-4
-    lr_scheduler_type: str = "cosine"
-    warmup_steps: int = 0
-    per_device_train_batch_size: int = 1
-    gradient_accumulation_steps: int = 8
-    max_length: int = 4096
-    packing: bool = True
-    lora_rank: int = 128
-    lora_alpha: int = 64
-    router_aux_loss_coef: float = 0.02
-    quantize: str = "auto"
-    gradient_checkpointing: bool = True
-    logging_steps: int = 10
-    save_steps: int = 200
-    save_total_limit: int = 2
-    resume: str = "auto"
-    limit: int | None = None
-    seed: int = 0
 
 
 class PipesProgress(TrainerCallback):

@@ -37,22 +37,33 @@ def llm_usage(snapshot: dict[str, dict[str, float]]) -> dict[str, object]:
 
 def histogram(values: list[float], *, title: str, xlabel: str, marker: float | None = None) -> dg.MetadataValue:
     """A histogram as a PNG embedded in Markdown, so that the UI shows a picture."""
-    import base64
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3), dpi=100)
     axes.hist(values, bins=range(0, 105, 5), color="#4f6bed", edgecolor="white")
     if marker is not None:
         axes.axvline(marker, color="#d64545", linestyle="--", label=f"threshold {marker:g}")
         axes.legend(loc="upper left")
     axes.set(title=title, xlabel=xlabel, ylabel="attempts", xlim=(0, 100))
+    return picture(figure, title)
+
+
+def pyplot():
+    """matplotlib's pyplot on the non-interactive backend (code servers have no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def picture(figure, title: str) -> dg.MetadataValue:
+    """A matplotlib figure as a PNG embedded in Markdown (the UI shows Markdown images); closes the figure."""
+    import base64
+    import io
+
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
+    pyplot().close(figure)
     return dg.MetadataValue.md(f"![{title}](data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()})")

@@ -45,7 +45,8 @@ MCQA_ITEMS = [
     {"question": "ما هو العلاج الأول لمرض السكري من النوع الثاني؟", "options": ["الأنسولين", "الميتفورمين"],
      "answer": "B", "language": "ar", "benchmark": "mmlu_clinical_knowledge"},
 ]
-
+for n, item in enumerate(MCQA_ITEMS):
+    item.update(item_id=f"item-{n}", verified=True)  # as reviewed benchmark items are
 
 
 def chats() -> list[list[dict]]:

@@ -10,8 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from training_jobs.config import EvalConfig
+from training_jobs.evaluate import load_model, read_items, refuse_unverified
+from training_jobs.mcqa import build_prompt, encode_pair, loglikelihoods
 from training_jobs.model import adapter_coverage, check_coverage, lora_config
 from training_jobs.pipes import config_from
 from training_jobs.train import TrainConfig
@@ -91,11 +94,44 @@ def test_evaluate_adapter_under_pipes(trained, tiny_model, mcqa_items, tmp_path)
     ev = run_under_pipes("training_jobs.evaluate", {
         "model_path": str(tiny_model), "adapter_path": meta["adapter_dir"], "items": str(items),
         "output_dir": str(tmp_path / "eval"), "batch_size": 4, "max_new_tokens": 4})
-    assert ev["items"] == 4
-    assert set(ev["scores"]) >= {"medqa/en", "medqa/ar", "medqa/bilingual", "all/bilingual"}
-    assert ev["acc/all/bilingual"] == ev["scores"]["all/bilingual"]["acc"]
-    assert ev["generation/generated_tokens"] == 4 * 4 and ev["generation/tokens_per_second"] > 0
-    assert pq.read_table(tmp_path / "eval" / "predictions.parquet").num_rows == 4
+    assert ev["items"] == 4 and ev["unverified_items"] == 0 and ev["models"] == ["base", "adapted"]
+    for model in ("base", "adapted"):
+        assert set(ev["scores"][model]) >= {"medqa/en", "medqa/ar", "medqa/bilingual", "all/bilingual"}
+        assert ev[f"acc/{model}/all/bilingual"] == ev["scores"][model]["all/bilingual"]["acc"]
+        assert ev[f"generation/{model}/generated_tokens"] == 4 * 4
+        assert ev[f"generation/{model}/tokens_per_second"] > 0
+    predictions = pq.read_table(tmp_path / "eval" / "predictions.parquet").to_pylist()
+    assert [(p["model"], p["item_id"]) for p in predictions] == [
+        (model, item["item_id"]) for model in ("base", "adapted") for item in mcqa_items]
+
+
+def test_base_scores_with_the_adapter_switched_off_are_the_base_models(trained, tiny_model, mcqa_items, tmp_path):
+    """The report's "base" column comes from the adapted model with its adapter disabled: it must be exactly
+    the plain base model's, and the trained adapter must change the scores."""
+    items = tmp_path / "items.parquet"
+    pq.write_table(pa.Table.from_pylist(mcqa_items), items)
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    adapted = load_model(EvalConfig(str(tiny_model), str(items), adapter_path=trained["adapter_dir"]))
+    prompt = build_prompt(mcqa_items[0]["question"], mcqa_items[0]["options"], "en")
+    pairs = [encode_pair(tok, prompt, " " + c) for c in mcqa_items[0]["options"]]
+    plain = loglikelihoods(base, pairs)
+    with adapted.disable_adapter():
+        switched_off = loglikelihoods(adapted, pairs)
+    assert switched_off == pytest.approx(plain, abs=1e-5)
+    assert loglikelihoods(adapted, pairs) != pytest.approx(plain, abs=1e-3)
+
+
+def test_unverified_items_are_refused_unless_allowed(mcqa_items, tmp_path):
+    mcqa_items[1]["verified"] = False
+    del mcqa_items[3]["verified"]  # no flag: not reviewed either
+    items = tmp_path / "items.parquet"
+    pq.write_table(pa.Table.from_pylist(mcqa_items), items)
+    read = read_items(str(items), None)
+    with pytest.raises(ValueError, match=r"2 of 4 benchmark items are not verified .*'medqa/ar': 1, "
+                                         r"'mmlu_clinical_knowledge/ar': 1"):
+        refuse_unverified(read, allow=False)
+    assert refuse_unverified(read, allow=True) == 2
 
 
 def test_missing_expert_or_router_adapter_fails_loudly(tiny_model):

@@ -1,0 +1,63 @@
+"""The entry points' configuration, kept free of torch so that the Dagster assets can build their run config from
+it without importing the training stack (the Dagster process needs neither torch nor a GPU).
+
+Field by field documentation: training_jobs/README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    model_path: str
+    corpus: str
+    output_dir: str
+    max_steps: int = -1
+    num_train_epochs: float = 1.0
+    learning_rate: float = 2e-4
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: int = 0
+    per_device_train_batch_size: int = 1
+    gradient_accumulation_steps: int = 8
+    max_length: int = 4096
+    packing: bool = True
+    lora_rank: int = 128
+    lora_alpha: int = 64
+    router_aux_loss_coef: float = 0.02
+    quantize: str = "auto"
+    gradient_checkpointing: bool = True
+    logging_steps: int = 10
+    save_steps: int = 200
+    save_total_limit: int = 2
+    resume: str = "auto"
+    limit: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class EvalConfig:
+    model_path: str
+    items: str
+    adapter_path: str | None = None
+    # With an adapter: also score the base model (the adapter switched off in the same loaded model).
+    compare_base: bool = True
+    # Benchmarks need 100% human review: items whose `verified` is not true are refused unless this is set.
+    allow_unverified: bool = False
+    output_dir: str | None = None
+    batch_size: int = 8
+    continuation: str = "text"
+    limit: int | None = None
+    quantize: str = "auto"
+    max_length: int = 4096
+    generation_prompts: int = 8
+    max_new_tokens: int = 64
+
+
+@dataclass
+class TinyConfig:
+    corpus: str
+    output_dir: str
+    vocab_size: int = 1024
+    seed: int = 0
