@@ -1,29 +1,36 @@
 """Load benchmark of the review app: N simulated reviewers work the queue over HTTP for D seconds.
 
-The real app (``python -m translation_review serve``, one uvicorn worker) runs in a subprocess against SQLite
-or a fresh PostgreSQL database; each reviewer is a thread with its own API token doing claim-next → read →
-decide (approve, or an edit one time in four), with ``--think`` seconds between read and decide. Reported: p50/p95 per request, errors, items given to two
-reviewers, lost decisions (acknowledged with 200 but absent from the store). Not a timed test.
+The real app (``python -m translation_review serve --workers W``) runs in a subprocess against SQLite or a fresh
+PostgreSQL database. The reviewers are asyncio tasks in this process (aiohttp, one keep-alive connection each:
+light enough that the client does not starve the server of the machine's cores), each with its own API token,
+looping: claim next (the response carries the item) → read the item (the page load) → think → decide (approve,
+or an edit one time in four). Think time: uniform in ``--think LO-HI`` seconds (a fixed value if one number;
+0 = flat out, a stress test, not a reviewer); each reviewer starts after a random fraction of one think.
 
-    .venv/bin/python bench/review_load.py --reviewers 50 --seconds 60 --backend sqlite postgres
+Reported: p50/p95 per request and per kind, errors, items given to two reviewers, lost decisions (acknowledged
+with 200 but absent from the store, or stored with other content or another reviewer). ``--profile DIR`` attaches
+py-spy to the server processes for the run and writes its raw stacks there. Not a timed test.
+
+    .venv/bin/python bench/review_load.py --reviewers 50 --seconds 60 --think 1-5 --backend sqlite postgres
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
-import httpx
+import aiohttp
 import psycopg
 from psycopg import sql
 
@@ -41,7 +48,74 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def run(url: str, reviewers: int, seconds: float, items: int, think: float) -> dict:
+def _wait_until_up(port: int, server: subprocess.Popen, log) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the server exited: {log.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+class Reviewers:
+    """The simulated team and what it observed."""
+
+    def __init__(self, base: str, tokens: list[str], seconds: float, think: tuple[float, float]):
+        self.base, self.tokens, self.seconds, self.think = base, tokens, seconds, think
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.given: dict[str, set[int]] = defaultdict(set)
+        self.acknowledged: dict[str, tuple[str, str | None]] = {}  # item → (reviewer, edited answer)
+
+    def _think(self) -> float:
+        return random.uniform(*self.think)
+
+    async def _call(self, http: aiohttp.ClientSession, kind: str, method: str, path: str, **kw):
+        start = time.perf_counter()
+        async with http.request(method, self.base + path, **kw) as response:
+            body = await response.json() if response.status == 200 else await response.text()
+        self.latencies[kind].append((time.perf_counter() - start) * 1000)
+        if response.status >= 400:
+            self.errors.append(f"{kind} {response.status} {str(body)[:120]}")
+        return response.status, body
+
+    async def reviewer(self, n: int, stop: float) -> None:
+        headers = {"Authorization": f"Bearer {self.tokens[n]}"}
+        connector = aiohttp.TCPConnector(limit=1)  # one browser, one keep-alive connection
+        async with aiohttp.ClientSession(headers=headers, connector=connector,
+                                         timeout=aiohttp.ClientTimeout(total=60)) as http:
+            await asyncio.sleep(random.uniform(0, 1) * self._think())
+            done = 0
+            while time.monotonic() < stop:
+                status, item = await self._call(http, "claim", "POST", "/api/claims/next", json={})
+                if status != 200:
+                    await asyncio.sleep(0.2)
+                    continue
+                self.given[item["item_id"]].add(n)
+                await self._call(http, "read", "GET", f"/api/items/{item['item_id']}")
+                await asyncio.sleep(self._think())
+                body, answer = {"version": item["version"], "action": "approve"}, None
+                if done % 4 == 3:
+                    answer = f"تعديل {n}-{done}: 500 mg"
+                    body = {**body, "action": "edit", "translation": {**item["best_translation"], "answer": answer}}
+                status, decision = await self._call(http, "decide", "POST",
+                                                    f"/api/items/{item['item_id']}/decision", json=body)
+                if status == 200:
+                    self.acknowledged[decision["item_id"]] = (f"load{n}", answer)
+                done += 1
+
+    async def run(self) -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(self.reviewer(n, started + self.seconds) for n in range(len(self.tokens))))
+        return time.monotonic() - started
+
+
+def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float, float], workers: int,
+        profile: Path | None, label: str) -> dict:
     service = ReviewService(url)
     service.import_items(make_item(f"load-{n:06d}", source=("medqa", "pubmedqa")[n % 2]) for n in range(items))
     tokens = []
@@ -50,76 +124,47 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: float) -> d
         tokens.append(service.issue_token(f"load{n}"))
     port = _port()
     env = {**os.environ, "BIMED_REVIEW_SECRET": uuid.uuid4().hex * 2}
-    server = subprocess.Popen([sys.executable, "-m", "translation_review", "--db", url, "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    with tempfile.TemporaryFile() as log:  # not a pipe: a full pipe would stall the server
+        server = subprocess.Popen([sys.executable, "-m", "translation_review", "--db", url, "serve", "--port",
+                                   str(port), "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=log)
+        spy = None
         try:
-            httpx.get(f"{base}/login", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    latencies: dict[str, list[float]] = defaultdict(list)
-    errors: list[str] = []
-    given: dict[str, set[str]] = defaultdict(set)
-    acknowledged: set[str] = set()
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def reviewer(n: int) -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[n]}"}, timeout=30) as client:
-            def call(kind: str, method: str, path: str, **kw) -> httpx.Response:
-                start = time.perf_counter()
-                response = client.request(method, path, **kw)
-                with lock:
-                    latencies[kind].append((time.perf_counter() - start) * 1000)
-                    if response.status_code >= 400:
-                        errors.append(f"{kind} {response.status_code} {response.text[:120]}")
-                return response
-
-            done = 0
-            while time.monotonic() < stop:
-                claimed = call("claim", "POST", "/api/claims/next", json={})
-                if claimed.status_code != 200:
-                    time.sleep(0.2)
-                    continue
-                item = claimed.json()
-                with lock:
-                    given[item["item_id"]].add(f"load{n}")
-                call("read", "GET", f"/api/items/{item['item_id']}")
-                time.sleep(think)  # the reviewer reads and edits
-                body = {"version": item["version"], "action": "approve"}
-                if done % 4 == 3:
-                    body = {**body, "action": "edit",
-                            "translation": {**item["best_translation"], "answer": f"تعديل {n}-{done} 500 mg"}}
-                decided = call("decide", "POST", f"/api/items/{item['item_id']}/decision", json=body)
-                if decided.status_code == 200:
-                    with lock:
-                        acknowledged.add(decided.json()["item_id"])
-                done += 1
-
-    threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(reviewers)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    server.terminate()
-    server.wait(10)
-    stored = {d.item_id for d in service.decisions_since(0, limit=10**9)}
+            _wait_until_up(port, server, log)
+            time.sleep(2)  # let every worker finish starting
+            if profile:
+                profile.mkdir(parents=True, exist_ok=True)
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                                        str(server.pid), "--subprocesses", "--rate", "50", "--duration",
+                                        str(int(seconds)), "--format", "raw", "--output", str(profile / f"{label}.txt")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            team = Reviewers(f"http://127.0.0.1:{port}", tokens, seconds, think)
+            elapsed = asyncio.run(team.run())
+        finally:
+            if spy:
+                spy.wait(30)
+            server.terminate()
+            server.wait(30)
+    stored = {d.item_id: d for d in service.decisions_since(0, limit=10**9)}
     service.engine.dispose()
-    everything = [v for values in latencies.values() for v in values]
+    lost = sum(1 for item_id, (who, answer) in team.acknowledged.items()
+               if item_id not in stored or stored[item_id].reviewer != who
+               or (answer is not None and (stored[item_id].translation or {}).get("answer") != answer))
+    everything = [v for values in team.latencies.values() for v in values]
 
     def pct(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else float("nan")
 
     return {"requests": len(everything), "rps": len(everything) / elapsed, "decisions": len(stored),
             "p50": pct(everything, 50), "p95": pct(everything, 95),
-            **{f"p95_{k}": pct(v, 95) for k, v in latencies.items()},
-            "errors": len(errors), "error_sample": errors[:3],
-            "double_assigned": sum(1 for who in given.values() if len(who) > 1),
-            "lost": len(acknowledged - stored)}
+            **{f"p95_{k}": pct(team.latencies[k], 95) for k in ("claim", "read", "decide")},
+            "errors": len(team.errors), "error_sample": team.errors[:3],
+            "double_assigned": sum(1 for who in team.given.values() if len(who) > 1), "lost": lost}
+
+
+def _think(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    return float(low), float(high or low)
 
 
 def main() -> None:
@@ -127,25 +172,32 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--items", type=int, default=20000)
-    parser.add_argument("--think", type=float, default=1.0, help="seconds a reviewer spends on an item (0: flat out)")
+    parser.add_argument("--think", default="1-5", help="seconds on an item: LO-HI uniform, or one value (0: flat out)")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--backend", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
+    parser.add_argument("--profile", type=Path, help="write py-spy raw stacks of the server here")
     args = parser.parse_args()
+    think = _think(args.think)
     for backend in args.backend:
+        common = (args.reviewers, args.seconds, args.items, think, args.workers, args.profile, backend)
         if backend == "sqlite":
-            url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'review.sqlite'}"
-            result = run(url, args.reviewers, args.seconds, args.items, args.think)
+            result = run(f"sqlite:///{Path(tempfile.mkdtemp()) / 'review.sqlite'}", *common)
         else:
             name = f"bimed_review_load_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             try:
-                result = run(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", args.reviewers, args.seconds, args.items, args.think)
+                result = run(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", *common)
             finally:
                 with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                     admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
                     admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
         print(f"{backend}: " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in result.items()), flush=True)
+        print(f"| {backend} | {args.think} s | {args.workers} | {result['rps']:.1f} | {result['p50']:.1f} | "
+              f"{result['p95']:.1f} | {result['p95_claim']:.0f} / {result['p95_read']:.0f} / "
+              f"{result['p95_decide']:.0f} | {result['errors']} | {result['double_assigned']} | {result['lost']} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--https-only", action="store_true", help="mark the session cookie Secure")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes (the store is safe across processes; login limits are per process)")
     args = parser.parse_args(argv)
 
     engine = db.make_engine(args.db)
@@ -60,15 +62,28 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "progress":
             print(json.dumps(service.progress(), indent=1))
         elif args.command == "serve":
-            import uvicorn
-
-            from translation_review.web.app import create_app
-
-            uvicorn.run(create_app(service, https_only=args.https_only), host=args.host, port=args.port)
+            _serve(service, args)
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve(service: ReviewService, args: argparse.Namespace) -> None:
+    import os
+
+    import uvicorn
+
+    from translation_review.web.app import app_from_env, create_app
+
+    if args.workers == 1:
+        uvicorn.run(create_app(service, https_only=args.https_only), host=args.host, port=args.port)
+        return
+    # Worker processes build their own app from the environment (the store is migrated already, above).
+    os.environ["BIMED_REVIEW_DB"] = service.engine.url.render_as_string(hide_password=False)
+    os.environ["BIMED_REVIEW_HTTPS_ONLY"] = "1" if args.https_only else ""
+    uvicorn.run(f"{app_from_env.__module__}:{app_from_env.__name__}", factory=True, host=args.host,
+                port=args.port, workers=args.workers)
 
 
 def _password() -> str:

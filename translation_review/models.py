@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +24,10 @@ class Reviewer(Base):
 
 class Item(Base):
     __tablename__ = "items"
+    # Claim-next walks the pending items in queue order: a partial index holds exactly those (without it
+    # PostgreSQL walked the primary key past every decided item).
+    __table_args__ = (Index("ix_items_pending", "id", postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # queue order
     item_id: Mapped[str] = mapped_column(String(255), unique=True)
     source: Mapped[str] = mapped_column(String(64), index=True)
@@ -58,6 +62,7 @@ class Claim(Base):
     """
 
     __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_reviewer_live", "reviewer_id", "expires_at"),)  # one's own lease
     item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id", ondelete="CASCADE"), primary_key=True)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)

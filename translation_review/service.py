@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from cachetools import TTLCache
 from sqlalchemy import Engine, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bimed_assets.translation import documents
 from translation_review import db, passwords, queue_file
@@ -32,6 +34,9 @@ ACTIONS = ("approve", "edit", "reject")
 BANDS: dict[str, tuple[float, float] | None] = {
     "unscored": None, "below 60": (0, 60), "60–75": (60, 75), "75 and above": (75, 1000),
 }
+# How long a token or session → reviewer lookup is reused: every API call authenticates, and this saves it a
+# query. The price: a replaced token keeps working for up to this long in the other server processes.
+CALLER_TTL = 10.0
 DECISION_LOCK = 7_202_613  # PostgreSQL advisory lock key: decisions commit in id order (the sensor cursor)
 
 
@@ -146,6 +151,10 @@ class ReviewService:
         self.clock = clock
         self.postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(write=True)
+        self._writers = db.writer_lock(self.engine)
+        # bounded: random bearer tokens cannot grow it without limit
+        self._callers: TTLCache = TTLCache(maxsize=10_000, ttl=CALLER_TTL)
+        self._callers_lock = threading.Lock()
         if migrate:
             db.migrate(self.engine)
 
@@ -158,7 +167,7 @@ class ReviewService:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with Session(self._writer) as session, session.begin():
+        with self._writers(), Session(self._writer) as session, session.begin():
             yield session
 
     def _audit(self, session: Session, actor: str, action: str, item_id: str | None = None,
@@ -198,19 +207,42 @@ class ReviewService:
             reviewer = s.scalar(select(Reviewer).where(Reviewer.username == username))
             if reviewer is None:
                 raise NotFound(f"no reviewer {username!r}")
+            if reviewer.token_hash:
+                with self._callers_lock:
+                    self._callers.pop(("token", reviewer.token_hash), None)
             reviewer.token_hash = passwords.token_hash(token)
             self._audit(s, actor, "issue_token", after={"username": username})
         return token
 
     def reviewer_for_token(self, token: str) -> ReviewerView | None:
-        with self._read() as s:
-            reviewer = s.scalar(select(Reviewer).where(Reviewer.token_hash == passwords.token_hash(token)))
-            return _reviewer(reviewer) if reviewer else None
+        """Who holds this API token; answered from a cache for ``CALLER_TTL`` seconds (see there)."""
+        digest = passwords.token_hash(token)
+
+        def lookup() -> ReviewerView | None:
+            with self._read() as s:
+                reviewer = s.scalar(select(Reviewer).where(Reviewer.token_hash == digest))
+                return _reviewer(reviewer) if reviewer else None
+
+        return self._cached_caller(("token", digest), lookup)
 
     def get_reviewer(self, reviewer_id: int) -> ReviewerView | None:
-        with self._read() as s:
-            reviewer = s.get(Reviewer, reviewer_id)
-            return _reviewer(reviewer) if reviewer else None
+        def lookup() -> ReviewerView | None:
+            with self._read() as s:
+                reviewer = s.get(Reviewer, reviewer_id)
+                return _reviewer(reviewer) if reviewer else None
+
+        return self._cached_caller(("id", reviewer_id), lookup)
+
+    def _cached_caller(self, key: tuple, lookup: Callable[[], ReviewerView | None]) -> ReviewerView | None:
+        with self._callers_lock:
+            found = self._callers.get(key)
+        if found is not None:
+            return found
+        found = lookup()  # outside the lock: a concurrent miss may look up twice, harmlessly
+        if found is not None:  # unknown tokens and ids are not remembered: they may exist a moment later
+            with self._callers_lock:
+                self._callers[key] = found
+        return found
 
     def reviewers(self) -> list[dict[str, Any]]:
         """Every reviewer with their decision counts, for the admin page."""
@@ -264,9 +296,9 @@ class ReviewService:
                    skip: Sequence[str] = ()) -> ItemView | None:
         """The reviewer's own live claim if any, else a newly claimed pending item (queue order); None when
         nothing is left. Never gives an item whose lease another reviewer holds."""
+        reviewer = self._known(reviewer_id)
         with self._write() as s:
             now = self.clock()
-            reviewer = self._reviewer(s, reviewer_id)
             held = s.scalar(select(Claim.item_id).join(Item, Item.item_id == Claim.item_id).where(
                 Claim.reviewer_id == reviewer_id, Claim.expires_at > now, Item.status == "pending",
                 Item.item_id.not_in(skip), *queue.conditions()).order_by(Item.id).limit(1))
@@ -278,31 +310,35 @@ class ReviewService:
             else:
                 self._audit(s, reviewer.username, "claim", item_id,
                             after={"expires_at": now + self.lease})
-        return self.get_item(item_id)
+            # Built here rather than by get_item: one transaction per claim. Pending items have no decision.
+            return _view(self._item(s, item_id), reviewer.username, now + self.lease)
 
     def _take_free(self, s: Session, reviewer_id: int, now: datetime, queue: QueueFilter,
                    skip: Sequence[str]) -> str | None:
-        claim, item = aliased(Claim), aliased(Item)
-        free = or_(claim.reviewer_id.is_(None), claim.expires_at <= now)
-        candidate = (select(claim.item_id).join(item, item.item_id == claim.item_id)
-                     .where(item.status == "pending", free, item.item_id.not_in(skip), *queue.conditions(item))
-                     .order_by(item.id).limit(1))
+        # Core tables, not ORM entities: this runs on every claim and the ORM's statement adaptation showed
+        # in the profile. The aliases let the SQLite subquery read the table its UPDATE writes.
+        claims, claim, item = Claim.__table__, Claim.__table__.alias("c"), Item.__table__.alias("i")
+        free = or_(claim.c.reviewer_id.is_(None), claim.c.expires_at <= now)
+        candidate = (select(claim.c.item_id).join(item, item.c.item_id == claim.c.item_id)
+                     .where(item.c.status == "pending", free, item.c.item_id.not_in(skip),
+                            *queue.conditions(item.c))
+                     .order_by(item.c.id).limit(1))
         values = {"reviewer_id": reviewer_id, "claimed_at": now, "expires_at": now + self.lease}
         if self.postgres:
             item_id = s.scalar(candidate.with_for_update(skip_locked=True, of=claim))
             if item_id is not None:
-                s.execute(update(Claim).where(Claim.item_id == item_id).values(**values))
+                s.execute(update(claims).where(claims.c.item_id == item_id).values(**values))
             return item_id
         # SQLite: the WHERE repeats the free test, so the UPDATE can only ever take a free lease.
-        taken = update(Claim).where(Claim.item_id == candidate.scalar_subquery(),
-                                    or_(Claim.reviewer_id.is_(None), Claim.expires_at <= now))
-        return s.scalar(taken.values(**values).returning(Claim.item_id))
+        taken = update(claims).where(claims.c.item_id == candidate.scalar_subquery(),
+                                     or_(claims.c.reviewer_id.is_(None), claims.c.expires_at <= now))
+        return s.scalar(taken.values(**values).returning(claims.c.item_id))
 
     def claim(self, item_id: str, reviewer_id: int) -> ItemView:
         """Claim (or renew) one given item: refused while another reviewer's lease is live."""
+        reviewer = self._known(reviewer_id)
         with self._write() as s:
             now = self.clock()
-            reviewer = self._reviewer(s, reviewer_id)
             item = self._item(s, item_id)
             if item.status == "decided":
                 raise AlreadyDecided(f"item {item_id} is already decided")
@@ -316,8 +352,8 @@ class ReviewService:
         return self.get_item(item_id)
 
     def release(self, item_id: str, reviewer_id: int) -> bool:
+        reviewer = self._known(reviewer_id)
         with self._write() as s:
-            reviewer = self._reviewer(s, reviewer_id)
             freed = s.execute(update(Claim).where(Claim.item_id == item_id, Claim.reviewer_id == reviewer_id)
                               .values(reviewer_id=None, claimed_at=None, expires_at=None)).rowcount
             if freed:
@@ -345,9 +381,9 @@ class ReviewService:
         longer holds its lease (``NotClaimed``)."""
         if action not in ACTIONS:
             raise InvalidDecision(f"action must be one of {', '.join(ACTIONS)}")
+        reviewer = self._known(reviewer_id)
         with self._write() as s:
             now = self.clock()
-            reviewer = self._reviewer(s, reviewer_id)
             item = self._item(s, item_id, lock=True)
             if item.status == "decided":
                 raise AlreadyDecided(f"item {item_id} was already decided; your decision was not saved")
@@ -399,9 +435,7 @@ class ReviewService:
             row = s.execute(select(Decision, Reviewer.username).join(Reviewer)
                             .where(Decision.item_id == item_id).order_by(Decision.id.desc()).limit(1)).first()
             decision = _decision(row[0], item, row[1]) if row else None
-            return ItemView(**_columns(item), status=item.status, version=item.version,
-                            claimed_by=claim.username if claim else None,
-                            lease_expires=claim.expires_at if claim else None, decision=decision)
+            return _view(item, claim.username if claim else None, claim.expires_at if claim else None, decision)
 
     def list_items(self, queue: QueueFilter = QueueFilter(), status: str = "pending", limit: int = 100,
                    offset: int = 0) -> list[dict[str, Any]]:
@@ -457,8 +491,10 @@ class ReviewService:
 
     # -- helpers ----------------------------------------------------------------------------------------
 
-    def _reviewer(self, s: Session, reviewer_id: int) -> Reviewer:
-        reviewer = s.get(Reviewer, reviewer_id)
+    def _known(self, reviewer_id: int) -> ReviewerView:
+        """The acting reviewer (cached, and looked up before a write transaction: reviewers are never
+        deleted, and the lock is not held for a lookup)."""
+        reviewer = self.get_reviewer(reviewer_id)
         if reviewer is None:
             raise NotFound(f"no reviewer with id {reviewer_id}")
         return reviewer
@@ -481,6 +517,12 @@ def _item_values(record: Mapping[str, Any]) -> dict[str, Any]:
             "best_translation": record["best_translation"], "reasons": list(record["reasons"] or []),
             "failed_checks": queue_file.failed_checks(attempts, record["best_round"]),
             "fingerprint": fingerprint}
+
+
+def _view(item: Item, claimed_by: str | None, lease_expires: datetime | None,
+          decision: DecisionView | None = None) -> ItemView:
+    return ItemView(**_columns(item), status=item.status, version=item.version, claimed_by=claimed_by,
+                    lease_expires=lease_expires, decision=decision)
 
 
 def _columns(item: Item) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -76,6 +77,37 @@ def test_concurrent_claims_never_double_assign(service):
     decisions = service.decisions_since(0)
     assert sorted(d.item_id for d in decisions) == sorted(items)
     assert [d.id for d in decisions] == sorted(d.id for d in decisions)
+
+
+def _work_in_a_process(url: str, reviewer_ids: list[int], start) -> list[tuple[int, str]]:
+    """Reviewers working the queue from their own process and service (as under ``serve --workers N``)."""
+    service = ReviewService(url, migrate=False)
+    start.wait(60)  # both processes ready: they overlap instead of the first one emptying the queue
+
+    def work(rid: int) -> list[tuple[int, str]]:
+        given = []
+        while (item := service.claim_next(rid)) is not None:
+            given.append((rid, item.item_id))
+            service.decide(item.item_id, rid, item.version, "approve")
+        return given
+
+    with ThreadPoolExecutor(len(reviewer_ids)) as pool:
+        return [g for given in pool.map(work, reviewer_ids) for g in given]
+
+
+def test_concurrent_processes_never_double_assign(service):
+    service.import_items([make_item(f"p{n:02d}") for n in range(60)])
+    reviewers = _reviewers(service, 8)
+    url = service.engine.url.render_as_string(hide_password=False)
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        start = manager.Barrier(2)
+        parts = pool.map(_work_in_a_process, [url, url], [reviewers[:4], reviewers[4:]], [start, start])
+        given = [g for part in parts for g in part]
+    items = [item_id for _, item_id in given]
+    assert len(items) == len(set(items)) == 60
+    assert len({rid for rid, _ in given}) > 4  # both processes did work
+    assert sorted(d.item_id for d in service.decisions_since(0)) == sorted(items)
 
 
 def test_two_reviewers_never_hold_the_same_item(service):

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from review_samples import make_item
 
 from translation_review.service import ReviewService
+from translation_review.web import api, pages
 from translation_review.web.app import create_app
 from translation_review.web.security import LoginLimiter
 
@@ -127,3 +128,110 @@ def test_api_with_a_token(app, service):
     assert [d["item_id"] for d in client.get("/api/decisions?since=0").json()] == [item["item_id"]]
     assert client.get("/api/progress").json()["decided"] == 1
     assert "/api/claims/next" in client.get("/openapi.json").json()["paths"]
+
+
+# -- the security list, route by route ---------------------------------------------------------------------
+
+# And the /static mount (style sheet and script, no data). Logging out needs only the CSRF token (tested below).
+PUBLIC = {"/login", "/logout"}
+
+
+def _routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app, path parameters filled with an existing item."""
+    out = []
+    for route in [*pages.router.routes, *api.router.routes, *app.routes]:
+        methods = getattr(route, "methods", None)
+        if methods is None or route.path in PUBLIC:
+            continue
+        out += [(m, route.path.replace("{item_id}", "x1")) for m in sorted(methods - {"HEAD"})]
+    return out
+
+
+def test_every_page_and_api_call_needs_a_session_or_token(app):
+    routes = _routes(app)
+    assert ("GET", "/docs") in routes and ("POST", "/api/items/x1/decision") in routes  # the list is the app's
+    client = TestClient(app)
+    for method, path in routes:
+        response = client.request(method, path, follow_redirects=False)
+        if path.startswith("/api") or path == "/openapi.json":
+            assert response.status_code == 401, (method, path)
+        else:
+            assert (response.status_code, response.headers.get("location")) == (303, "/login"), (method, path)
+
+
+def test_every_form_needs_the_csrf_token(app):
+    client = TestClient(app)
+    login(client, "root")  # an admin, so that the admin forms are reached too
+    forms = [(m, p) for m, p in _routes(app) if m == "POST" and not p.startswith("/api")]
+    assert ("POST", "/admin/reviewers") in forms and ("POST", "/items/x1/decide") in forms
+    for method, path in forms:
+        assert client.request(method, path, data={"csrf_token": "forged"}).status_code == 403, path
+        assert client.request(method, path, data={}).status_code == 403, path
+    assert client.post("/logout", data={}).status_code == 403
+    assert TestClient(app).post("/login", data={"username": "root", "password": "password123"}).status_code == 403
+
+
+def test_reviewers_cannot_reach_any_admin_function(app, service):
+    admin_routes = [(m, p) for m, p in _routes(app) if "/admin" in p]
+    assert len(admin_routes) >= 4
+    by_session = TestClient(app)
+    login(by_session)
+    csrf = _csrf(by_session.get("/").text)
+    by_token = TestClient(app, headers={"Authorization": f"Bearer {service.issue_token('amal')}"})
+    for method, path in admin_routes:
+        kw = {"data": {"csrf_token": csrf}} if method == "POST" and not path.startswith("/api") else {}
+        if method == "POST" and path.startswith("/api"):
+            kw = {"json": {"username": "eve", "password": "password123", "role": "admin"},
+                  "headers": {"X-CSRF-Token": csrf}}
+        assert by_session.request(method, path, **kw).status_code == 403, (method, path)
+        if path.startswith("/api"):
+            assert by_token.request(method, path, **{k: v for k, v in kw.items() if k == "json"}).status_code == 403
+    assert "eve" not in [r["username"] for r in service.reviewers()]
+
+
+_RAW_TAG = re.compile(r"<(?!/?(?:bdi|del|ins)\b)[^>]*\bon\w+\s*=|<img|<iframe", re.IGNORECASE)
+
+
+def _own_scripts_only(html: str) -> None:
+    assert html.count("<script") == 1 and '<script src="/static/review.js" defer>' in html
+    assert not _RAW_TAG.search(html), _RAW_TAG.search(html).group()
+
+
+def test_llm_feedback_round_diffs_and_names_are_escaped(app, service):
+    """The text that reaches the page through the hand-built markup (bidi isolation, word diffs) and the admin
+    tables: judge feedback, fidelity messages and every round's Arabic come from an LLM, usernames from people."""
+    record = make_item("x3", rounds=3)
+    record["attempts"][0]["fidelity"] = [f"numbers: {XSS_EN}"]
+    record["attempts"][1]["translation"]["answer"] = XSS_AR
+    record["attempts"][2]["translation"]["answer"] = XSS_AR.replace("٥٠٠", '<iframe src="//evil">')
+    record["attempts"][2]["judge_errors"] = [XSS_AR, XSS_EN]
+    record["reasons"] = record["attempts"][2]["judge_errors"]
+    record["best_translation"] = record["attempts"][2]["translation"]
+    service.import_items([record])
+    service.create_reviewer('<img src=x onerror=alert("name")>', "password123")
+    admin = TestClient(app)
+    login(admin, "root")
+    page = admin.get("/items/x3").text
+    assert "<del>" in page or "<ins>" in page  # the round diff is rendered, around escaped words
+    assert "&lt;iframe" in page and "&lt;script&gt;alert(&#34;ar&#34;)" in page
+    for html in (page, admin.get("/").text, admin.get("/admin").text):
+        _own_scripts_only(html)
+
+
+def test_a_replaced_token_stops_working_at_once(app, service):
+    old = service.issue_token("amal")
+    assert TestClient(app).get("/api/me", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    new = service.issue_token("amal")
+    assert TestClient(app).get("/api/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert TestClient(app).get("/api/me", headers={"Authorization": f"Bearer {new}"}).json()["username"] == "amal"
+
+
+def test_the_cookie_secret_comes_from_the_environment(service, monkeypatch):
+    monkeypatch.delenv("BIMED_REVIEW_SECRET", raising=False)
+    with pytest.raises(RuntimeError, match="BIMED_REVIEW_SECRET"):
+        create_app(service)
+    monkeypatch.setenv("BIMED_REVIEW_SECRET", "short")
+    with pytest.raises(RuntimeError):
+        create_app(service)
+    monkeypatch.setenv("BIMED_REVIEW_SECRET", "k" * 40)
+    assert TestClient(create_app(service)).get("/login").status_code == 200

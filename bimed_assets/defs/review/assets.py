@@ -50,8 +50,10 @@ def reviewed_translations(review_store: ReviewStore) -> dg.Output[pl.DataFrame]:
 @dg.sensor(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.assets(reviewed_translations).downstream(),
-    description="New review decisions → re-materialize reviewed_translations and what depends on it (the corpus).",
+    # Depth 1: what reads the decisions (the corpus, the benchmarks they verify). Training further down is not
+    # re-run for every batch of decisions.
+    asset_selection=dg.AssetSelection.assets(reviewed_translations).downstream(depth=1),
+    description="New review decisions → re-materialize reviewed_translations and what reads it (the corpus).",
 )
 def review_decisions_sensor(context: dg.SensorEvaluationContext, review_store: ReviewStore):
     cursor = int(context.cursor or 0)
