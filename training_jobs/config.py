@@ -48,6 +48,8 @@ class EvalConfig:
     output_dir: str | None = None
     batch_size: int = 8
     continuation: str = "text"
+    # lm-eval's add_bos_token: None = the tokenizer's own special tokens (lm-eval's default since v0.4.10).
+    add_bos_token: bool | None = None
     limit: int | None = None
     quantize: str = "auto"
     max_length: int = 4096

@@ -45,7 +45,7 @@ def score_items(model, tokenizer, items: list[dict], cfg: EvalConfig) -> list[di
         prompt = build_prompt(item["question"], item["options"], item["language"])
         choices = choice_texts(item["options"], cfg.continuation)
         spans.append((len(pairs), choices))
-        pairs += [encode_pair(tokenizer, prompt, " " + c) for c in choices]
+        pairs += [encode_pair(tokenizer, prompt, " " + c, cfg.add_bos_token) for c in choices]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scores = loglikelihoods(model, pairs, cfg.batch_size, pad, cfg.max_length)
     rows = []

@@ -1,7 +1,8 @@
 """Multiple-choice QA scored by log-likelihood, as lm-evaluation-harness does for `multiple_choice` tasks.
 
 Each choice is a continuation of the prompt; its score is the sum of its tokens' log-probabilities given the prompt.
-acc takes the argmax of the scores; acc_norm the argmax of the scores divided by the choice's UTF-8 byte length.
+acc takes the argmax of the scores; acc_norm the argmax of the scores divided by the choice's length in characters
+(lm-eval's ``completion_len = len(choice)``: characters, not bytes, which matters for Arabic).
 """
 
 from __future__ import annotations
@@ -30,15 +31,24 @@ def choice_texts(options: Sequence[str], continuation: str) -> list[str]:
     raise ValueError(f"continuation must be 'text' or 'letter', not {continuation!r}")
 
 
-def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer, context: str, continuation: str,
+                add_bos_token: bool | None = None) -> tuple[list[int], list[int]]:
     """lm-eval's HFLM._encode_pair: trailing spaces move to the continuation, whose tokens are those of the whole
-    text past the context's tokens; a BOS token starts the context when the tokenizer has one."""
+    text past the context's tokens. Special tokens as lm-eval's `add_bos_token`: None, the tokenizer's own (its
+    default since v0.4.10; Mixtral's tokenizer starts with BOS); True, BOS first; False, none (its default before)."""
     n_spaces = len(context) - len(context.rstrip())
     if n_spaces:
         context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
-    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
-    whole = bos + tokenizer.encode(context + continuation, add_special_tokens=False)
-    ctx = bos + tokenizer.encode(context, add_special_tokens=False)
+    if add_bos_token and tokenizer.bos_token_id is None:
+        raise ValueError("add_bos_token=True but the tokenizer has no BOS token")
+
+    def encode(text: str) -> list[int]:
+        if add_bos_token is None:
+            return tokenizer.encode(text)
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        return [tokenizer.bos_token_id, *ids] if add_bos_token else ids
+
+    whole, ctx = encode(context + continuation), encode(context)
     return ctx, whole[len(ctx):]
 
 
@@ -76,6 +86,6 @@ def loglikelihoods(model, pairs: Sequence[tuple[list[int], list[int]]], batch_si
 
 
 def pick(scores: Sequence[float], choices: Sequence[str]) -> tuple[int, int]:
-    """(acc prediction, acc_norm prediction): argmax of the log-likelihoods, raw and per UTF-8 byte."""
-    norm = [s / len(c.encode("utf-8")) for s, c in zip(scores, choices)]
+    """(acc prediction, acc_norm prediction): argmax of the log-likelihoods, raw and per character."""
+    norm = [s / len(c) for s, c in zip(scores, choices)]
     return max(range(len(scores)), key=scores.__getitem__), max(range(len(norm)), key=norm.__getitem__)

@@ -41,17 +41,40 @@ def test_hand_computed_loglikelihoods_and_predictions():
     got = loglikelihoods(Bigram(PROBS), pairs, batch_size=2)
     want = [math.log(0.5), math.log(0.2) + math.log(0.25), math.log(0.1) + 2 * math.log(0.2)]
     assert got == pytest.approx(want, abs=1e-6)
-    # acc: the highest sum wins (choice 0). acc_norm divides by UTF-8 bytes: "x" is 1 byte, "سي" 4 and
-    # "yyyyyyyyyy" 10, so -0.693/1, -3.00/4 = -0.75, -5.52/10 = -0.55: choice 2 wins.
+    # acc: the highest sum wins (choice 0). acc_norm divides by characters: "x" is 1, "سي" 2 and "yyyyyyyyyy" 10,
+    # so -0.693/1, -3.00/2 = -1.50, -5.52/10 = -0.55: choice 2 wins.
     assert pick(got, ["x", "سي", "y" * 10]) == (0, 2)
+
+
+def test_acc_norm_divides_by_characters_as_lm_eval_not_bytes():
+    # lm-eval: completion_len = len(choice). "ab" and "سي" both have 2 characters (2 and 4 UTF-8 bytes):
+    # per character -1.0/2 = -0.50 beats -1.5/2 = -0.75 (per byte "سي" would win, -1.5/4 = -0.375).
+    assert pick([-1.0, -1.5], ["ab", "سي"]) == (0, 0)
+    # An Arabic option whose raw score loses but whose per-character score wins: -6/12 = -0.5 > -2/3.
+    assert pick([-2.0, -6.0], ["نعم", "ربما لا أعرف"]) == (0, 1)
 
 
 def test_encode_pair_follows_lm_eval(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    ctx, cont = encode_pair(tok, "Answer: ", "Vitamin C")  # the trailing space moves to the continuation
+    ctx, cont = encode_pair(tok, "Answer: ", "Vitamin C", add_bos_token=True)  # the space moves to the continuation
     assert ctx[0] == tok.bos_token_id
     assert ctx + cont == [tok.bos_token_id] + tok.encode("Answer: Vitamin C", add_special_tokens=False)
     assert tok.decode(cont) == " Vitamin C"
+    assert encode_pair(tok, "Answer: ", "Vitamin C", add_bos_token=False) == (ctx[1:], cont)
+
+
+def test_encode_pair_leaves_special_tokens_to_the_tokenizer_by_default(tiny_model):
+    """lm-eval's default (add_bos_token unset): whatever the tokenizer adds. The tiny tokenizer adds nothing;
+    given a BOS post-processor, as Mixtral's tokenizer has, BOS comes first."""
+    from tokenizers import processors
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    plain = tok.encode("Answer:", add_special_tokens=False)
+    assert encode_pair(tok, "Answer:", " B")[0] == plain
+    tok._tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.bos_token_id)])
+    ctx, cont = encode_pair(tok, "Answer:", " B")
+    assert ctx == [tok.bos_token_id, *plain] and tok.decode(cont) == " B"
 
 
 def reference_loglikelihood(model, ctx: list[int], cont: list[int]) -> float:
