@@ -76,12 +76,16 @@ class Reviewers:
 
     async def _call(self, http: aiohttp.ClientSession, kind: str, method: str, path: str, **kw):
         start = time.perf_counter()
-        async with http.request(method, self.base + path, **kw) as response:
-            body = await response.json() if response.status == 200 else await response.text()
+        try:
+            async with http.request(method, self.base + path, **kw) as response:
+                status = response.status
+                body = await response.json() if status == 200 else await response.text()
+        except aiohttp.ClientError as exc:  # counted, not fatal: a dropped connection is an error too
+            status, body = 599, repr(exc)
         self.latencies[kind].append((time.perf_counter() - start) * 1000)
-        if response.status >= 400:
-            self.errors.append(f"{kind} {response.status} {str(body)[:120]}")
-        return response.status, body
+        if status >= 400:
+            self.errors.append(f"{kind} {status} {str(body)[:120]}")
+        return status, body
 
     async def reviewer(self, n: int, stop: float) -> None:
         headers = {"Authorization": f"Bearer {self.tokens[n]}"}

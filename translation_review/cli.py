@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
     serve.add_argument("--https-only", action="store_true", help="mark the session cookie Secure")
+    # Reviewers pause for seconds between actions: with uvicorn's 5 s default most actions would reconnect,
+    # and a request sent as the server drops an idle connection fails.
+    serve.add_argument("--keep-alive", type=int, default=75, help="seconds an idle connection is kept open")
     serve.add_argument("--workers", type=int, default=1,
                        help="server processes (the store is safe across processes; login limits are per process)")
     args = parser.parse_args(argv)
@@ -76,14 +79,14 @@ def _serve(service: ReviewService, args: argparse.Namespace) -> None:
 
     from translation_review.web.app import app_from_env, create_app
 
+    options = {"host": args.host, "port": args.port, "timeout_keep_alive": args.keep_alive}
     if args.workers == 1:
-        uvicorn.run(create_app(service, https_only=args.https_only), host=args.host, port=args.port)
+        uvicorn.run(create_app(service, https_only=args.https_only), **options)
         return
     # Worker processes build their own app from the environment (the store is migrated already, above).
     os.environ["BIMED_REVIEW_DB"] = service.engine.url.render_as_string(hide_password=False)
     os.environ["BIMED_REVIEW_HTTPS_ONLY"] = "1" if args.https_only else ""
-    uvicorn.run(f"{app_from_env.__module__}:{app_from_env.__name__}", factory=True, host=args.host,
-                port=args.port, workers=args.workers)
+    uvicorn.run(f"{app_from_env.__module__}:{app_from_env.__name__}", factory=True, workers=args.workers, **options)
 
 
 def _password() -> str:

@@ -68,13 +68,19 @@ def test_review_round_trip_in_chromium(server):
         answer = page.locator('textarea[name="field:answer"]')
         assert answer.get_attribute("dir") == "rtl"
         assert page.locator(".countdown").inner_text().startswith("14:") or "15:" in page.locator(".countdown").inner_text()
+        assert page.locator("#edit-state").inner_text().startswith("Unchanged")
         answer.fill("الجرعة القصوى من الميتفورمين (metformin) هي 2550 mg يوميًا، مقسّمة على الوجبات.")
+        assert page.locator("#edit-state").inner_text().startswith("1 field edited")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         page.locator("body").click(position={"x": 5, "y": 200})
         page.keyboard.press("a")  # approve (with the edit)
         page.wait_for_url(f"{base}/items/medqa-0002")
         assert "Saved medqa-0001 (edit)" in page.locator(".flash").inner_text()
+        page.keyboard.press("n")  # skip the last one: released, and nothing else is left
+        page.wait_for_url(f"{base}/")
+        assert "Nothing left" in page.locator(".flash").inner_text()
         browser.close()
-    decision = service.decisions_since(0)[0]
+    decision, = service.decisions_since(0)
     assert decision.action == "edit" and "مقسّمة" in decision.translation["answer"]
+    assert service.get_item("medqa-0002").claimed_by is None  # the skipped item went back to the queue

@@ -29,9 +29,20 @@
     }
   });
 
-  for (const area of document.querySelectorAll("#decide textarea")) {
+  // Changed fields are marked, and the bar says what Approve will save.
+  const areas = [...document.querySelectorAll("#decide textarea:not([readonly])")];
+  const state = document.getElementById("edit-state");
+  for (const area of areas) {
     const original = area.value;
-    area.addEventListener("input", () => area.classList.toggle("changed", area.value !== original));
+    area.addEventListener("input", () => {
+      area.classList.toggle("changed", area.value !== original);
+      const changed = areas.filter((a) => a.classList.contains("changed")).length;
+      if (state) {
+        state.textContent = changed ? `${changed} field${changed > 1 ? "s" : ""} edited: approve saves an edit.`
+                                    : "Unchanged: approves the machine translation.";
+        state.classList.toggle("edited", changed > 0);
+      }
+    });
   }
 
   const lease = document.querySelector(".lease[data-remaining]");
