@@ -345,6 +345,7 @@ class LLMClient:
             raise error  # outside the except blocks, so the SDK exception is not chained as __context__
         try:
             text = body["choices"][0]["message"]["content"]
+            finish_reason = body["choices"][0].get("finish_reason")
             usage = body.get("usage") or {}
             model = body.get("model") or payload["model"]
             prompt_tokens, completion_tokens = int(usage.get("prompt_tokens", 0)), int(
@@ -353,6 +354,9 @@ class LLMClient:
             raise LLMError("malformed_response", "response is not a chat completion") from None
         self.meter.billed(request.purpose, model, prompt_tokens, completion_tokens)
         await _take(self._tpm, prompt_tokens + completion_tokens - estimate)  # charge an underestimate
+        if finish_reason == "length":  # stopped at max_tokens or the context length: part of an answer
+            raise LLMError("truncated", f"the answer was cut off after {completion_tokens} tokens "
+                           f"(finish_reason=length, max_tokens={payload.get('max_tokens')})")
         parsed = _check(text, request)
         return self._done(request, payload, key, model, text, parsed, prompt_tokens, completion_tokens,
                           source="network", attempts=attempt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 TRANSIENT = frozenset({"rate_limited", "server_error", "timeout", "connection_error"})
 # A 200 we cannot use; re-asking costs tokens, so these have their own, smaller budget.
 BAD_ANSWER = frozenset({"malformed_response", "empty_content", "invalid_json", "schema_mismatch",
-                        "validator_rejected"})
+                        "validator_rejected", "truncated"})
 
 
 class LLMError(Exception):

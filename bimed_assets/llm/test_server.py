@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 FAULT_KINDS = ("rate_limit", "unavailable", "server_error", "timeout", "drop", "malformed", "empty",
-               "wrong_language")
+               "wrong_language", "truncated")
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -214,8 +214,12 @@ class OpenAITestServer:
         if fault == "malformed":
             return Response('{"id": "chatcmpl-x", "choices": [{"message": {"content": "نص',
                             media_type="application/json")
+        finish_reason = "stop"
         if fault == "empty":
             content = ""
+        elif fault == "truncated":  # the first half of a good answer, as when max_tokens runs out
+            content = cfg.responder(body)
+            content, finish_reason = content[:len(content) // 2], "length"
         elif fault == "wrong_language":
             content = _answer(body, "The patient should rest and drink water.")
         else:
@@ -228,7 +232,7 @@ class OpenAITestServer:
             "id": f"chatcmpl-{key[:16]}-{seen}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "test-model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}],
+                         "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         })

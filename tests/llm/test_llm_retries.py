@@ -7,6 +7,7 @@ import time
 import pytest
 from llm_helpers import ask, complete, config_for
 
+from bimed_assets.llm.cache import CompletionCache
 from bimed_assets.llm.errors import LLMError
 from bimed_assets.llm.test_server import FAULT_KINDS
 from bimed_assets.llm.validators import require_arabic
@@ -14,7 +15,7 @@ from bimed_assets.llm.validators import require_arabic
 EXPECTED_REASON = {"rate_limit": "rate_limited", "unavailable": "server_error", "server_error": "server_error",
                    "timeout": "timeout",
                    "drop": "connection_error", "malformed": "malformed_response", "empty": "empty_content",
-                   "wrong_language": "validator_rejected"}
+                   "wrong_language": "validator_rejected", "truncated": "truncated"}
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
@@ -65,6 +66,20 @@ def test_bad_answers_have_their_own_smaller_budget(start_server):
         complete(config_for(server, max_retries=6, max_bad_answers=1), ask("empty"))
     assert (raised.value.reason, raised.value.attempts) == ("empty_content", 2)
     assert server.stats().received.total() == 2
+
+
+def test_a_truncated_answer_is_never_accepted(start_server, tmp_path):
+    # Half of a plain-text answer reads as an answer: only finish_reason=length tells it apart.
+    server = start_server(fail_first=100, fault_mix={"truncated": 1.0})
+    cache = tmp_path / "llm.sqlite"
+    with pytest.raises(LLMError) as raised:
+        complete(config_for(server, max_bad_answers=1, cache_path=str(cache)),
+                 ask("صداع", max_tokens=64, item_id="medqa-7", validator=require_arabic()))
+    error = raised.value
+    assert (error.reason, error.attempts, error.item_id) == ("truncated", 2, "medqa-7")
+    assert "finish_reason=length" in str(error) and "max_tokens=64" in str(error)
+    assert server.stats().received.total() == 2 and server.stats().faults == {"truncated": 2}
+    assert len(CompletionCache(cache)) == 0  # nothing cut off is kept
 
 
 def test_client_errors_are_not_retried(start_server):
