@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make run    set up a fresh machine and materialize the whole asset graph on the bundled sample (offline)
 #   make test   set up everything the tests need and run them
-# Other targets: make ui (Dagster UI on http://127.0.0.1:3000), make bench, make clean.
+# Other targets: make ui (Dagster UI on http://127.0.0.1:3000), make train (after make run: the tiny CPU training
+# and evaluation on the sample), make bench, make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ VAR    := $(CURDIR)/var
 export DAGSTER_HOME := $(VAR)/dagster_home
 export DAGSTER_COMPUTE_LOGS_DIR := $(DAGSTER_HOME)/logs
 
-.PHONY: run test ui bench setup setup-dev browser home clean
+.PHONY: run test train ui bench setup setup-dev setup-train browser home clean
 
 run: setup home
 	$(BIN)/dagster job execute -m bimed_assets.definitions -j build_corpus
@@ -23,6 +24,13 @@ run: setup home
 test: setup-dev browser home
 	$(BIN)/pytest
 
+# Base model → QLoRA adapter → evaluation report on what `make run` built: the tiny random Mixtral, a few CPU steps.
+train: setup-train home
+	$(BIN)/dagster job execute -m bimed_assets.definitions -j train_and_evaluate -c training_jobs/configs/sample_run.yaml
+	@echo
+	@echo "Done. Adapter, checkpoints and predictions: $(VAR)/training/"
+	@echo "The evaluation report (tables, chart):       make ui, then Assets → evaluation_report"
+
 ui: setup home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
@@ -31,6 +39,7 @@ bench: setup-dev
 
 setup: $(VENV)/.core
 setup-dev: $(VENV)/.dev
+setup-train: $(VENV)/.train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +53,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # tests of the GPU pod launch.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,train,k8s]'
+	touch $@ $(VENV)/.core
+
+$(VENV)/.train: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[train]'
 	touch $@ $(VENV)/.core
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not available offline).

@@ -47,7 +47,8 @@ class EvalConfig:
     allow_unverified: bool = False
     output_dir: str | None = None
     batch_size: int = 8
-    continuation: str = "text"
+    # The scored choices: `auto` = as lm-eval's task (letters, PubMedQA's yes/no/maybe as text), `letter`, `text`.
+    continuation: str = "auto"
     # lm-eval's add_bos_token: None = the tokenizer's own special tokens (lm-eval's default since v0.4.10).
     add_bos_token: bool | None = None
     limit: int | None = None

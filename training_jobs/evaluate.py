@@ -43,7 +43,7 @@ def score_items(model, tokenizer, items: list[dict], cfg: EvalConfig) -> list[di
     pairs, spans = [], []
     for item in items:
         prompt = build_prompt(item["question"], item["options"], item["language"])
-        choices = choice_texts(item["options"], cfg.continuation)
+        choices = choice_texts(item["options"], cfg.continuation, item["benchmark"])
         spans.append((len(pairs), choices))
         pairs += [encode_pair(tokenizer, prompt, " " + c, cfg.add_bos_token) for c in choices]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -22,13 +22,19 @@ def build_prompt(question: str, options: Sequence[str], language: str) -> str:
     return "\n".join([f"{q} {question}", *(f"{LETTERS[i]}. {o}" for i, o in enumerate(options)), a])
 
 
-def choice_texts(options: Sequence[str], continuation: str) -> list[str]:
-    """`text`: the option itself (lm-eval's MedMCQA/MedQA/PubMedQA); `letter`: A, B, … (its MMLU)."""
+# lm-eval's tasks score the option letter (medqa_4options, medmcqa, mmlu_*), except PubMedQA (yes/no/maybe).
+TEXT_CHOICES = {"pubmedqa"}
+
+
+def choice_texts(options: Sequence[str], continuation: str, benchmark: str = "") -> list[str]:
+    """`letter`: A, B, …; `text`: the option itself; `auto`: as lm-eval's task for the benchmark."""
+    if continuation == "auto":
+        continuation = "text" if benchmark in TEXT_CHOICES else "letter"
     if continuation == "letter":
         return list(LETTERS[: len(options)])
     if continuation == "text":
         return list(options)
-    raise ValueError(f"continuation must be 'text' or 'letter', not {continuation!r}")
+    raise ValueError(f"continuation must be 'auto', 'text' or 'letter', not {continuation!r}")
 
 
 def encode_pair(tokenizer, context: str, continuation: str,

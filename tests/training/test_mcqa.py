@@ -46,6 +46,12 @@ def test_hand_computed_loglikelihoods_and_predictions():
     assert pick(got, ["x", "سي", "y" * 10]) == (0, 2)
 
 
+def test_auto_choices_follow_lm_eval_tasks():
+    assert choice_texts(["yes", "no", "maybe"], "auto", "pubmedqa") == ["yes", "no", "maybe"]
+    for benchmark in ("medqa", "medmcqa", "mmlu_anatomy"):
+        assert choice_texts(["x", "y", "z", "w"], "auto", benchmark) == ["A", "B", "C", "D"]
+
+
 def test_acc_norm_divides_by_characters_as_lm_eval_not_bytes():
     # lm-eval: completion_len = len(choice). "ab" and "سي" both have 2 characters (2 and 4 UTF-8 bytes):
     # per character -1.0/2 = -0.50 beats -1.5/2 = -0.75 (per byte "سي" would win, -1.5/4 = -0.375).
@@ -84,7 +90,7 @@ def reference_loglikelihood(model, ctx: list[int], cont: list[int]) -> float:
     return sum(logprobs[len(ctx) + j - 1, t].item() for j, t in enumerate(cont))
 
 
-@pytest.mark.parametrize("continuation", ["text", "letter"])
+@pytest.mark.parametrize("continuation", ["text", "letter", "auto"])
 def test_accuracy_matches_the_definition_on_a_tiny_mixtral(tiny_model, mcqa_items, continuation):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
@@ -92,7 +98,7 @@ def test_accuracy_matches_the_definition_on_a_tiny_mixtral(tiny_model, mcqa_item
     with torch.no_grad():
         for item in mcqa_items:
             prompt = build_prompt(item["question"], item["options"], item["language"])
-            choices = choice_texts(item["options"], continuation)
+            choices = choice_texts(item["options"], continuation, item["benchmark"])
             scores = [reference_loglikelihood(model, *encode_pair(tok, prompt, " " + c)) for c in choices]
             want.append(pick(scores, choices))
     for batch_size in (1, 3, 16):  # batching and padding must not change a score
