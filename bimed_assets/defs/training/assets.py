@@ -105,12 +105,12 @@ def qlora_adapter(context: dg.AssetExecutionContext, config: QLoraConfig,
     reported = dict(trained.metadata)
     history = reported["loss_history"].value
     return dg.MaterializeResult(metadata={
+        **({"loss_curve": loss_chart(history)} if history else {}),
         **reported,
         "adapter_dir": dg.MetadataValue.path(reported["adapter_dir"].value),
         "base_model_path": dg.MetadataValue.path(base),
         "corpus_path": dg.MetadataValue.path(recorded(corpus, "path")),
         "corpus_run_id": corpus.run_id,
-        **({"loss_curve": loss_chart(history)} if history else {}),
     })
 
 
@@ -130,7 +130,8 @@ def comparison_chart(frame: pl.DataFrame, models: list[str]) -> dg.MetadataValue
     """acc of each model per benchmark, one panel per language."""
     plt = metadata.pyplot()
     languages = [lang for lang in report.LANGUAGES if lang in set(frame["language"])]
-    figure, panels = plt.subplots(1, len(languages), figsize=(4.5 * len(languages), 3.6), dpi=100, squeeze=False)
+    # About 900 px wide for three panels: the width of the UI's Markdown dialog.
+    figure, panels = plt.subplots(1, len(languages), figsize=(3 * len(languages), 3.4), dpi=100, squeeze=False)
     colours = {"base": "#9aa5b1", "adapted": "#4f6bed"}
     for axes, language in zip(panels[0], languages):
         part = frame.filter(pl.col("language") == language)
@@ -139,7 +140,7 @@ def comparison_chart(frame: pl.DataFrame, models: list[str]) -> dg.MetadataValue
             axes.bar([x + i * width for x in range(len(part))], part[f"acc_{model}"], width, label=model,
                      color=colours.get(model))
         axes.set_xticks([x + 0.4 - width / 2 for x in range(len(part))], part["benchmark"], rotation=60,
-                        ha="right", fontsize=7)
+                        ha="right", fontsize=6)
         axes.set(title=language, ylim=(0, 1), ylabel="accuracy")
     panels[0][0].legend(loc="upper left", fontsize=8)
     return metadata.picture(figure, "MCQA accuracy, base vs adapted")
@@ -165,13 +166,13 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfi
     table = report.comparison(scores)
     by_benchmark = "\n".join(f"**{name}**\n\n{metadata.table(part).value}"
                              for name, part in report.per_benchmark(table).items())
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(metadata={  # what people read first, then the job's report
+        "overall": metadata.table(table.filter(pl.col("benchmark") == "all")),
+        "accuracy_chart": comparison_chart(table, list(scores)),
+        "scores_by_benchmark": dg.MetadataValue.md(by_benchmark),
+        "generation_table": metadata.table(report.generation(reported["generation"].value)),
         **reported,
         "adapter_run_id": adapter.run_id,
-        "overall": metadata.table(table.filter(pl.col("benchmark") == "all")),
-        "scores_by_benchmark": dg.MetadataValue.md(by_benchmark),
-        "accuracy_chart": comparison_chart(table, list(scores)),
-        "generation_table": metadata.table(report.generation(reported["generation"].value)),
         "predictions": dg.MetadataValue.path(str(out / "predictions.parquet")),
     })
 
