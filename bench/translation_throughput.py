@@ -3,9 +3,11 @@
     .venv/bin/python bench/translation_throughput.py [--copies 6] [--processes 2] [--concurrency 64] [--latency 0.2]
 
 The whole stage runs as in the asset (prompts, structured output, fidelity checks, judge, back-translation
-chrF, re-translation, ``--processes`` worker processes; the time includes starting them) over the bundled
-sample's training pool, ``--copies`` times with distinct content, with the cache off. The server runs in its own process and answers with ``CipherResponder`` (model-free, passes
-the checks). Ideal = concurrency / latency (64 / 0.2 s = 320 req/s). Writes bench/results/translation_throughput.md.
+chrF, re-translation; ``--processes`` in all: this one for the HTTP calls, the rest for the checks, and the
+time includes starting them) over the bundled sample's training pool, ``--copies`` times with distinct
+content, with the cache off. The server runs in its own process and answers with ``CipherResponder``
+(model-free, passes the checks). Ideal = concurrency / latency (64 / 0.2 s = 320 req/s).
+Writes bench/results/translation_throughput.md.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def main() -> None:
     try:
         url = server.stdout.readline().strip()
         load = os.getloadavg()[0]
-        runs, baselines = [], []
+        runs, baselines, loads = [], [], []
         for repeat in range(args.repeats):  # alternate, so that both see the same machine
+            loads.append(os.getloadavg()[0])  # the machine is shared: a busy one shows here
             runs.append(one_run(url, samples(args.copies, f"r{repeat}"), args.concurrency, args.processes))
             baselines.append(baseline_run(url, runs[-1][1], args.concurrency, f"b{repeat}"))
     finally:
@@ -95,14 +98,16 @@ def main() -> None:
         (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; test server "
          f"in a separate process on 127.0.0.1 answering with CipherResponder; load average before: {load:.2f}."),
         (f"Setup: the bundled sample's training pool x {args.copies} ({len(samples(args.copies, 'x'))} items), "
-         f"{args.processes} processes, concurrency {args.concurrency} in all, latency {args.latency * 1000:.0f} ms, back-translation on, cache off. "
+         f"{args.processes} processes in all (one for the HTTP calls, the rest for the checks), concurrency "
+         f"{args.concurrency}, latency {args.latency * 1000:.0f} ms, back-translation on, cache off. "
          f"Ideal = {ideal:.0f} req/s."),
         "",
-        "| run | seconds | requests | req/s | ratio to ideal | bare client req/s (same run) | outcomes |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {i + 1} | {elapsed:.1f} | {calls} | {rate:.1f} | {rate / ideal:.3f} | {base:.1f} ({base / ideal:.3f}) "
-          f"| {dict(outcomes)} |"
-          for i, ((elapsed, calls, outcomes), rate, base) in enumerate(zip(runs, rates, baselines, strict=True))),
+        "| run | load before | seconds | requests | req/s | ratio to ideal | bare client req/s (same run) | outcomes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {i + 1} | {before:.2f} | {elapsed:.1f} | {calls} | {rate:.1f} | {rate / ideal:.3f} | {base:.1f} "
+          f"({base / ideal:.3f}) | {dict(outcomes)} |"
+          for i, ((elapsed, calls, outcomes), rate, base, before)
+          in enumerate(zip(runs, rates, baselines, loads, strict=True))),
         "",
         (f"**Median: {median:.1f} req/s = {median / ideal:.3f} of ideal** (target >= 0.9); the bare LLM client, "
         f"alternating with it on the same server: median {statistics.median(baselines):.1f} req/s = "

@@ -7,6 +7,9 @@ its reasons are the feedback. After ``max_rounds`` the item goes to human review
 failure (after the client's own retries) ends the item as ``failed`` with the reason; its completed calls are
 in the LLM cache, so the next run resumes it at no cost.
 
+The fidelity checks and chrF go through ``offload`` (inline by default): ``parallel.translate_parallel`` runs
+them in worker processes, so that the event loop stays free to answer the HTTP calls.
+
 An item accepted in round 1 costs 2 calls (translate + judge), 3 with back-translation.
 """
 
@@ -14,16 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bimed_assets.llm.client import LLMClient
 from bimed_assets.llm.errors import LLMError
-from bimed_assets.translation import documents, fidelity, prompts
-from bimed_assets.translation.scoring import ScoringConfig, chrf, combined
+from bimed_assets.translation import documents, prompts
+from bimed_assets.translation.scoring import ScoringConfig, back_translation_chrf, combined, fidelity_failures
 
 log = logging.getLogger(__name__)
+
+Offload = Callable[..., Awaitable[Any]]  # offload(fn, *args) -> fn(*args), wherever it runs
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 @dataclass
@@ -57,15 +66,8 @@ class ItemResult:
         return self.attempts[-1] if self.attempts else None
 
 
-def fidelity_failures(doc: dict[str, Any], translation: dict[str, Any]) -> list[str]:
-    return [f"{f.check}: {f}" for f in fidelity.check_item(doc, translation)]
-
-
-def back_translation_chrf(back: dict[str, Any], doc: dict[str, Any]) -> float:
-    return chrf(documents.text_of(back), documents.text_of(doc))
-
-
-async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], config: ScoringConfig) -> ItemResult:
+async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], config: ScoringConfig,
+                         offload: Offload = inline) -> ItemResult:
     attempts: list[Attempt] = []
     try:
         for round_ in range(1, config.max_rounds + 1):
@@ -79,7 +81,7 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
                     previous.feedback() if previous else (),
                 )
             )
-            attempt = Attempt(round_, answer.parsed, fidelity_failures(doc, answer.parsed))
+            attempt = Attempt(round_, answer.parsed, await offload(fidelity_failures, doc, answer.parsed))
             attempts.append(attempt)
             if attempt.fidelity:
                 continue
@@ -87,7 +89,7 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
             attempt.judge_score, attempt.judge_errors = float(assessment["score"]), list(assessment["errors"])
             if config.back_translation:
                 back = await llm.complete(prompts.back_translate(item_id, attempt.translation, round_))
-                attempt.chrf = back_translation_chrf(back.parsed, doc)
+                attempt.chrf = await offload(back_translation_chrf, back.parsed, doc)
             attempt.score = combined(config, attempt.judge_score, attempt.chrf)
             attempt.passed = attempt.score >= config.threshold
             if attempt.passed:
@@ -102,7 +104,7 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
 
 
 async def translate_all(
-    llm: LLMClient, samples: Iterable[Mapping[str, Any]], config: ScoringConfig
+    llm: LLMClient, samples: Iterable[Mapping[str, Any]], config: ScoringConfig, offload: Offload = inline
 ) -> list[ItemResult]:
     """Every sample ends accepted, in review, or failed with a reason; results keep the input order."""
     work = [(sample["id"], documents.document(sample)) for sample in samples]
@@ -111,9 +113,9 @@ async def translate_all(
 
     async def worker() -> None:
         for index, (item_id, doc) in pending:  # one shared iterator: each item is taken exactly once
-            results[index] = await translate_item(llm, item_id, doc, config)
+            results[index] = await translate_item(llm, item_id, doc, config, offload)
 
     # Each item's calls are sequential, so keep about as many items in flight as HTTP slots, and a few more
-    # to cover cache hits and the checks between calls. CPU beyond one core: ``parallel.translate_parallel``.
+    # to cover cache hits and the checks between calls.
     await asyncio.gather(*(worker() for _ in range(min(len(work), 2 * llm.config.concurrency))))
     return results

@@ -2,13 +2,19 @@
 
 The clinical-fidelity checks are a gate, not a term of the sum: a failed check fails the attempt whatever
 the scores say, and its reasons become feedback for the next round.
+
+``fidelity_failures`` and ``back_translation_chrf`` are the CPU-bound steps of a round. They live here, away
+from the LLM layer, so that the worker processes of ``parallel`` that run them start without importing it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sacrebleu.metrics import CHRF
+
+from bimed_assets.translation import documents, fidelity
 
 _CHRF = CHRF()
 
@@ -31,3 +37,11 @@ def combined(config: ScoringConfig, judge: float, chrf_score: float | None) -> f
         return judge
     total = config.judge_weight + config.chrf_weight
     return (config.judge_weight * judge + config.chrf_weight * chrf_score) / total
+
+
+def fidelity_failures(doc: dict[str, Any], translation: dict[str, Any]) -> list[str]:
+    return [f"{f.check}: {f}" for f in fidelity.check_item(doc, translation)]
+
+
+def back_translation_chrf(back: dict[str, Any], doc: dict[str, Any]) -> float:
+    return chrf(documents.text_of(back), documents.text_of(doc))

@@ -7,6 +7,7 @@ so these tests exercise the real prompts, client, cache, checks and scoring, at 
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from bimed_assets.llm.client import LLMClient, LLMConfig
 from bimed_assets.llm.test_server import OpenAITestServer, ServerConfig
+from bimed_assets.translation import parallel
 from bimed_assets.translation.cipher_responder import CipherResponder
 from bimed_assets.translation.pipeline import translate_all
 from bimed_assets.translation.scoring import ScoringConfig
@@ -148,3 +150,40 @@ def test_kill_9_midway_then_rerun_resends_at_most_the_in_flight_calls(server, tm
     assert summary["accepted"] == n
     repaid = sum(count - 1 for key, count in s.stats().delivered.items() if key in delivered_before and count > 1)
     assert repaid <= concurrency  # only calls in flight at the kill (answered but not yet cached) are paid again
+
+
+def test_worker_processes_give_the_results_of_one_process(server, caplog):
+    # 0.1 s a call: long enough for the worker to start (about a second) and take over the checks.
+    s = server(responder=CipherResponder(flawed=0.2, hopeless=0.05), latency=0.1)
+    samples = [sample(i) for i in range(parallel.MIN_ITEMS_FOR_WORKERS + 50)]
+    config = LLMConfig(base_url=s.url, model="test", api_key="k", concurrency=32)
+
+    def outcome(processes):
+        results, usage = parallel.translate_parallel(config, samples, ScoringConfig(), processes)
+        return [(r.item_id, r.status, [(a.fidelity, a.judge_score, a.chrf) for a in r.attempts])
+                for r in results], usage["total"]["calls"]
+
+    caplog.set_level("INFO", logger=parallel.__name__)
+    one, two = outcome(1), outcome(2)
+    assert one == two
+    in_workers = re.search(r"checks and chrF: (\d+) in worker processes", caplog.text)
+    assert in_workers and int(in_workers.group(1)) > 0
+    assert any(attempts[0][0] for _, _, attempts in one[0])  # fidelity failures came back from the workers
+
+
+def test_checks_run_in_a_worker_process_and_inline_once_it_dies():
+    workers = parallel._Workers(1)
+
+    async def pids():
+        deadline = time.monotonic() + 60
+        while (pid := await workers(os.getpid)) == os.getpid():  # inline until the worker is up
+            assert time.monotonic() < deadline, "the worker process did not start"
+            await asyncio.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        return pid, await workers(os.getpid)
+
+    try:
+        worker, after_its_death = asyncio.run(pids())
+    finally:
+        workers.close()
+    assert worker != os.getpid() and after_its_death == os.getpid()
