@@ -29,8 +29,8 @@ class BenchmarkTranslationConfig(dg.Config):
     max_rounds: int = Field(default=DEFAULT.max_rounds, description="Translations per item before review.")
     back_translation: bool = Field(default=DEFAULT.back_translation, description="Score an AR→EN "
                                    "back-translation with chrF.")
-    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Worker processes (used "
-                           "from 250 items each), each with a share of the LLM limits.")
+    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Processes in all: this "
+                           "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "parquet"})

@@ -33,8 +33,8 @@ class TranslationConfig(dg.Config):
     judge_weight: float = Field(default=0.7, description="Weight of the LLM judge in the combined score.")
     chrf_weight: float = Field(default=0.3, description="Weight of the back-translation chrF.")
     chunk_size: int = Field(default=50_000, description="Items per chunk: progress is logged chunk by chunk.")
-    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Worker processes, each "
-                           "with its own event loop and a share of the LLM limits (used from 250 items each).")
+    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Processes in all: this "
+                           "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
 
 
 @dg.multi_asset(
