@@ -7,20 +7,16 @@ from pathlib import Path
 import polars as pl
 
 from bimed_assets.corpus import tokens
-from bimed_assets.corpus.mix import uniform
 
 
-def composition(corpus: pl.DataFrame, sample_rate: float = 1.0) -> pl.DataFrame:
-    """Records and tokens per source, language and task. With ``sample_rate`` < 1 the tokens of a stable
-    hash sample are counted and scaled up (``tokens_estimated`` says so)."""
-    frame = corpus.select("id", "source", "language", "task", text=tokens.message_text(pl.col("messages")))
-    counted = frame if sample_rate >= 1 else frame.filter(uniform(frame["id"], "tokens") < sample_rate)
-    counted = counted.with_columns(tokens=pl.Series(tokens.count(counted["text"])) / min(sample_rate, 1.0))
-    records = frame.group_by("source", "language", "task").len("records")
-    counts = counted.group_by("source", "language", "task").agg(pl.col("tokens").sum().round().cast(pl.Int64))
-    return records.join(counts, on=["source", "language", "task"], how="left").fill_null(0).with_columns(
-        tokens_estimated=pl.lit(sample_rate < 1)
-    ).sort("source", "language", "task")
+def composition(corpus: pl.DataFrame) -> pl.DataFrame:
+    """Records and tokens (exact, Mixtral tokenizer, per message content) per source, language and task."""
+    by = ["source", "language", "task"]
+    contents = corpus.select(*by, m=pl.col("messages")).explode("m", empty_as_null=False).select(
+        *by, text=pl.col("m").struct.field("content"))
+    records = corpus.group_by(by).len("records")
+    return records.join(tokens.count_by(contents, by), on=by, how="left").with_columns(
+        pl.col("tokens").fill_null(0)).sort(by)
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -50,13 +46,12 @@ def write_card(composition_frame: pl.DataFrame, removed_counts: dict[str, int], 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     total = composition_frame.select(pl.sum("records"), pl.sum("tokens")).row(0)
-    estimated = bool(composition_frame["tokens_estimated"].any()) if len(composition_frame) else False
     sections = [
         "---\nlanguage: [en, ar]\ntask_categories: [question-answering, text-generation]\n---\n",
         "# BiMed bilingual medical instruction corpus\n",
-        (f"`{data_file}`: {total[0]:,} records, {total[1]:,} tokens"
-         f"{' (estimated from a hash sample)' if estimated else ''}, counted with Mixtral's tokenizer "
-         "(`mistral-common` `tokenizer.model.v1`) over message contents, chat-template markup excluded.\n"),
+        (f"`{data_file}`: {total[0]:,} records, {total[1]:,} tokens, counted exactly with Mixtral's tokenizer "
+         "(`mistral-common` `tokenizer.model.v1`), each message content on its own, chat-template markup "
+         "excluded.\n"),
         ("Columns: `id`, `messages` (system/user/assistant), `task`, `source`, `language` (en/ar/bilingual), "
          "`provenance` (item id, origin, licence, translation round and scores, review decision).\n"),
     ]
@@ -68,7 +63,7 @@ def write_card(composition_frame: pl.DataFrame, removed_counts: dict[str, int], 
     removed = pl.DataFrame({"reason": list(removed_counts), "removed": list(removed_counts.values())},
                            schema={"reason": pl.String, "removed": pl.Int64})
     sections.append(f"## Removed (deduplication and decontamination)\n\n{_table(removed)}")
-    sections.append(f"## Full composition\n\n{_table(composition_frame.drop('tokens_estimated'))}")
+    sections.append(f"## Full composition\n\n{_table(composition_frame)}")
     path = directory / "README.md"
     path.write_text("\n".join(sections), encoding="utf-8")
     return path

@@ -1,14 +1,17 @@
 """Exact and near-duplicate detection (vectorised MinHash LSH), used for dedup and for decontamination.
 
-Why not datasketch: it builds one document's MinHash at a time in Python, so its cost grows with a Python
-loop over 1.3M documents; here the shingles of all documents are hashed at once with NumPy (multiply-shift
-hashing of 64-bit shingle hashes, ``np.minimum.reduceat``). The comparison at scale is still to be measured.
+Why not datasketch: it builds one document's MinHash at a time and inserts and queries its LSH one document at
+a time in Python; measured on the BiMed-shaped subset it is ~12× slower than this (bench/results/corpus_scale.md),
+which would spend most of the 120 s budget at full scale on near duplicates alone. Here the shingles of all
+documents are hashed at once with NumPy (multiply-shift hashing of 64-bit shingle hashes, ``np.minimum.reduceat``);
+``tests/corpus`` checks that both find the same planted near duplicates and estimate the same Jaccard.
 Shingle hashes come from ``Expr.hash``, stable within a Polars version: a rebuild on the same lockfile is
 identical, a Polars upgrade may move a borderline near-duplicate.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +29,7 @@ class MinHashConfig:
     seed: int = 1303
 
 
-def signatures(texts: pl.Series, config: MinHashConfig = MinHashConfig()) -> np.ndarray:
-    """MinHash signatures (``len(texts)`` × ``num_perm``, uint64) of normalised texts; empty text → all-max."""
+def _signatures(texts: pl.Series, a: np.ndarray, b: np.ndarray, config: MinHashConfig) -> np.ndarray:
     n = config.ngram
     words = (
         pl.DataFrame({"t": texts}).with_row_index("doc")
@@ -53,12 +55,27 @@ def signatures(texts: pl.Series, config: MinHashConfig = MinHashConfig()) -> np.
     if not len(doc):
         return sig
     first = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
-    rng = np.random.default_rng(config.seed)
-    a = rng.integers(1, 2**63, config.num_perm, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 2**63, config.num_perm, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(config.num_perm):
             sig[doc[first], j] = np.minimum.reduceat(shingle * a[j] + b[j], first)
+    return sig
+
+
+def signatures(texts: pl.Series, config: MinHashConfig = MinHashConfig(), chunk: int = 50_000) -> np.ndarray:
+    """MinHash signatures (``len(texts)`` × ``num_perm``, uint64) of normalised texts; empty text → all-max.
+
+    Chunks of ``chunk`` texts bound the memory of the shingles; two threads hash them (NumPy releases the GIL).
+    """
+    rng = np.random.default_rng(config.seed)
+    a = rng.integers(1, 2**63, config.num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, config.num_perm, dtype=np.uint64)
+    sig = np.empty((len(texts), config.num_perm), dtype=np.uint64)
+
+    def fill(start: int) -> None:
+        sig[start : start + chunk] = _signatures(texts.slice(start, chunk), a, b, config)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(fill, range(0, len(texts), chunk)))
     return sig
 
 
@@ -66,29 +83,23 @@ def candidate_pairs(sig: np.ndarray, is_query: np.ndarray, config: MinHashConfig
     """LSH candidates ``(doc, other)`` with ``other < doc`` (row order is rank: lower rows are kept).
 
     Every document that is not a query is paired with the lowest-ranked document of each of its buckets, and
-    with every ``is_query`` document (the evaluation questions) sharing a bucket with it.
+    with every ``is_query`` document (the evaluation questions) sharing a bucket with it. One band at a time.
     """
     rows = config.num_perm // config.bands
-    with np.errstate(over="ignore"):
-        keys = [
-            (sig[:, band * rows : (band + 1) * rows] * np.uint64(0x9E3779B97F4A7C15)).sum(axis=1, dtype=np.uint64)
-            for band in range(config.bands)
-        ]
+    docs = pl.Series("doc", np.arange(len(sig), dtype=np.int64))
     empty = sig[:, 0] == np.iinfo(np.uint64).max
-    buckets = pl.DataFrame({
-        "doc": np.tile(np.arange(len(sig), dtype=np.int64), config.bands),
-        "band": np.repeat(np.arange(config.bands, dtype=np.int16), len(sig)),
-        "key": np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64),
-        "query": np.tile(is_query, config.bands),
-        "empty": np.tile(empty, config.bands),
-    }).filter(~pl.col("empty"))
-    lowest = buckets.group_by("band", "key").agg(other=pl.col("doc").min())
-    queries = buckets.filter("query").select("band", "key", other="doc")
-    pairs = pl.concat([
-        buckets.filter(~pl.col("query")).join(lowest, on=["band", "key"]).select("doc", "other"),
-        buckets.filter(~pl.col("query")).join(queries, on=["band", "key"]).select("doc", "other"),
-    ])
-    return pairs.filter(pl.col("other") < pl.col("doc")).unique()
+    pairs = []
+    for band in range(config.bands):
+        with np.errstate(over="ignore"):
+            key = (sig[:, band * rows : (band + 1) * rows] * np.uint64(0x9E3779B97F4A7C15)).sum(axis=1, dtype=np.uint64)
+        buckets = pl.DataFrame({"doc": docs, "key": key, "query": is_query}).filter(pl.Series(~empty))
+        lowest = buckets.group_by("key").agg(other=pl.col("doc").min())
+        queries = buckets.filter("query").select("key", other="doc")
+        members = buckets.filter(~pl.col("query"))
+        pairs += [members.join(lowest, on="key").select("doc", "other"),
+                  members.join(queries, on="key").select("doc", "other")]
+    return pl.concat(pairs).filter(pl.col("other") < pl.col("doc")).unique() if pairs else pl.DataFrame(
+        schema={"doc": pl.Int64, "other": pl.Int64})
 
 
 def jaccard(sig: np.ndarray, pairs: pl.DataFrame) -> np.ndarray:

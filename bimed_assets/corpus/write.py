@@ -9,8 +9,12 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-# ~20k records (~40 MB of text) a row group: a streaming reader holds one group, not the whole file.
+# ~20k records (~25 MB of text at BiMed1.3M's mean length) a row group: a streaming reader holds one group,
+# not the whole file; the writer, too, converts one group to Arrow at a time. (At 1.31M records this is faster
+# and ~1 GB leaner than Polars' own writer on the assembled frame, whose strings point into many buffers.)
 ROW_GROUP_SIZE = 20_000
+# Statistics where a reader can filter on them; those of long message texts would only cost time.
+STATISTICS = ["id", "task", "source", "language"]
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path, row_group_size: int = ROW_GROUP_SIZE) -> Path:
@@ -20,7 +24,11 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path, row_group_size: int = 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as sink:
-            pq.write_table(frame.to_arrow(), sink, compression="zstd", row_group_size=row_group_size)
+            schema = frame.head(0).to_arrow().schema
+            statistics = [c for c in STATISTICS if c in frame.columns]
+            with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=statistics) as writer:
+                for part in frame.iter_slices(row_group_size):
+                    writer.write_table(part.to_arrow(), row_group_size)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)

@@ -166,7 +166,7 @@ def test_atomic_write_keeps_previous_file_on_crash(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk died mid-write")
 
-    monkeypatch.setattr(write.pq, "write_table", crash)
+    monkeypatch.setattr(write.pq.ParquetWriter, "write_table", crash)
     with pytest.raises(OSError):
         write.write_parquet_atomic(pl.DataFrame({"a": [3]}), path)
     assert pl.read_parquet(path).equals(old)
@@ -210,5 +210,8 @@ def test_card_counts_tokens_with_mixtral_tokenizer(sample, tmp_path):
     result = assemble(sample["training_pool"], sample["evaluation_sets"], sample["accepted_translations"])
     composition = card.composition(result.corpus)
     assert composition["records"].sum() == result.corpus.height and composition["tokens"].min() > 0
+    # Counted word by word, exactly the tokens of each message content encoded whole.
+    contents = result.corpus.select(pl.col("messages").explode(empty_as_null=True).struct.field("content"))
+    assert composition["tokens"].sum() == tokens.count(contents["content"]).sum()
     readme = card.write_card(composition, result.counts(), tmp_path, "corpus.parquet").read_text()
     assert "## By language" in readme and (tmp_path / "tokens_by_source.png").stat().st_size > 0
