@@ -66,6 +66,22 @@ def test_base_model_is_the_tiny_mixtral_built_on_the_corpus(trained, project):
     assert (Path(meta["path"]) / "config.json").is_file() and (Path(meta["path"]) / "tokenizer.json").is_file()
 
 
+def test_a_configured_base_model_is_used_as_it_is(trained, project, tmp_path):
+    """In production model_path names a local Mixtral directory; its config is described when it is visible
+    here, and only recorded when it lives on the GPU pod's volume."""
+    definitions = project[0]
+    tiny = trained["base_model"]["path"]
+    for path, described in ((tiny, True), (str(tmp_path / "on-the-pod"), False)):
+        result = definitions.resolve_job_def("train_and_evaluate").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey("base_model")],
+            run_config={"ops": {"base_model": {"config": {"model_path": path}}}})
+        meta = materialized(result)["base_model"]
+        assert meta["path"] == path and meta["tiny"] is False
+        assert ("num_local_experts" in meta) == described
+        if described:
+            assert (meta["model_type"], meta["num_local_experts"], meta["num_hidden_layers"]) == ("mixtral", 4, 2)
+
+
 def test_adapter_metadata_comes_from_the_training_job(trained, project):
     _, _, build_run, var = project
     meta = trained["qlora_adapter"]
