@@ -1,7 +1,7 @@
 """Load benchmark of the review app: N simulated reviewers work the queue over HTTP for D seconds.
 
-The real app (``python -m translation_review serve --workers W``) runs in a subprocess against SQLite or a fresh
-PostgreSQL database. The reviewers are asyncio tasks in this process (aiohttp, one keep-alive connection each:
+The real app (``python -m translation_review serve --workers W --threads T``) runs in a subprocess against
+SQLite or a fresh PostgreSQL database. The reviewers are asyncio tasks in this process (aiohttp, one keep-alive connection each:
 light enough that the client does not starve the server of the machine's cores), each with its own API token,
 looping: claim next (the response carries the item) → read the item (the page load) → think → decide (approve,
 or an edit one time in four). Think time: uniform in ``--think LO-HI`` seconds (a fixed value if one number;
@@ -119,7 +119,7 @@ class Reviewers:
 
 
 def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float, float], workers: int,
-        profile: Path | None, label: str) -> dict:
+        server_args: list[str], profile: Path | None, label: str) -> dict:
     service = ReviewService(url)
     service.import_items(make_item(f"load-{n:06d}", source=("medqa", "pubmedqa")[n % 2]) for n in range(items))
     tokens = []
@@ -130,7 +130,7 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
     env = {**os.environ, "BIMED_REVIEW_SECRET": uuid.uuid4().hex * 2}
     with tempfile.TemporaryFile() as log:  # not a pipe: a full pipe would stall the server
         server = subprocess.Popen([sys.executable, "-m", "translation_review", "--db", url, "serve", "--port",
-                                   str(port), "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+                                   str(port), "--workers", str(workers), *server_args], env=env, stdout=subprocess.DEVNULL,
                                   stderr=log)
         spy = None
         try:
@@ -150,6 +150,10 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
             server.terminate()
             server.wait(30)
     stored = {d.item_id: d for d in service.decisions_since(0, limit=10**9)}
+    doubles = [item_id for item_id, who in team.given.items() if len(who) > 1]
+    double_sample = [(item_id, sorted(team.given[item_id]),
+                      [(e["actor"], e["action"], str(e["at"])) for e in reversed(service.audit_log(item_id))])
+                     for item_id in doubles[:3]]
     service.engine.dispose()
     lost = sum(1 for item_id, (who, answer) in team.acknowledged.items()
                if item_id not in stored or stored[item_id].reviewer != who
@@ -163,7 +167,7 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
             "p50": pct(everything, 50), "p95": pct(everything, 95),
             **{f"p95_{k}": pct(team.latencies[k], 95) for k in ("claim", "read", "decide")},
             "errors": len(team.errors), "error_sample": team.errors[:3],
-            "double_assigned": sum(1 for who in team.given.values() if len(who) > 1), "lost": lost}
+            "double_assigned": len(doubles), "double_sample": double_sample, "lost": lost}
 
 
 def _think(text: str) -> tuple[float, float]:
@@ -178,12 +182,14 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20000)
     parser.add_argument("--think", default="1-5", help="seconds on an item: LO-HI uniform, or one value (0: flat out)")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--threads", type=int, default=8, help="server threads per process (serve --threads)")
     parser.add_argument("--backend", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
     parser.add_argument("--profile", type=Path, help="write py-spy raw stacks of the server here")
     args = parser.parse_args()
     think = _think(args.think)
     for backend in args.backend:
-        common = (args.reviewers, args.seconds, args.items, think, args.workers, args.profile, backend)
+        common = (args.reviewers, args.seconds, args.items, think, args.workers, ["--threads", str(args.threads)],
+                  args.profile, backend)
         if backend == "sqlite":
             result = run(f"sqlite:///{Path(tempfile.mkdtemp()) / 'review.sqlite'}", *common)
         else:
@@ -198,7 +204,7 @@ def main() -> None:
                     admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
         print(f"{backend}: " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                          for k, v in result.items()), flush=True)
-        print(f"| {backend} | {args.think} s | {args.workers} | {result['rps']:.1f} | {result['p50']:.1f} | "
+        print(f"| {backend} | {args.think} s | {args.workers} × {args.threads} | {result['rps']:.1f} | {result['p50']:.1f} | "
               f"{result['p95']:.1f} | {result['p95_claim']:.0f} / {result['p95_read']:.0f} / "
               f"{result['p95_decide']:.0f} | {result['errors']} | {result['double_assigned']} | {result['lost']} |",
               flush=True)

@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     # Reviewers pause for seconds between actions: with uvicorn's 5 s default most actions would reconnect,
     # and a request sent as the server drops an idle connection fails.
     serve.add_argument("--keep-alive", type=int, default=75, help="seconds an idle connection is kept open")
+    serve.add_argument("--threads", type=int, default=8,
+                       help="requests served at once per process (fewer threads, less GIL contention under load)")
     serve.add_argument("--workers", type=int, default=1,
                        help="server processes (the store is safe across processes; login limits are per process)")
     args = parser.parse_args(argv)
@@ -81,11 +83,12 @@ def _serve(service: ReviewService, args: argparse.Namespace) -> None:
 
     options = {"host": args.host, "port": args.port, "timeout_keep_alive": args.keep_alive}
     if args.workers == 1:
-        uvicorn.run(create_app(service, https_only=args.https_only), **options)
+        uvicorn.run(create_app(service, https_only=args.https_only, threads=args.threads), **options)
         return
     # Worker processes build their own app from the environment (the store is migrated already, above).
     os.environ["BIMED_REVIEW_DB"] = service.engine.url.render_as_string(hide_password=False)
     os.environ["BIMED_REVIEW_HTTPS_ONLY"] = "1" if args.https_only else ""
+    os.environ["BIMED_REVIEW_THREADS"] = str(args.threads)
     uvicorn.run(f"{app_from_env.__module__}:{app_from_env.__name__}", factory=True, workers=args.workers, **options)
 
 

@@ -325,7 +325,11 @@ class ReviewService:
                      .order_by(item.c.id).limit(1))
         values = {"reviewer_id": reviewer_id, "claimed_at": now, "expires_at": now + self.lease}
         if self.postgres:
-            item_id = s.scalar(candidate.with_for_update(skip_locked=True, of=claim))
+            # Both rows are locked, so that PostgreSQL re-checks both against their latest versions: locking
+            # the claim alone, a scan that began before another reviewer claimed and then decided an item
+            # re-read that claim (free again) with the item row of its own snapshot (still pending), and gave
+            # out the decided item a second time (seen once in the no-think stress benchmark).
+            item_id = s.scalar(candidate.with_for_update(skip_locked=True, key_share=True, of=[claim, item]))
             if item_id is not None:
                 s.execute(update(claims).where(claims.c.item_id == item_id).values(**values))
             return item_id
@@ -339,7 +343,7 @@ class ReviewService:
         reviewer = self._known(reviewer_id)
         with self._write() as s:
             now = self.clock()
-            item = self._item(s, item_id)
+            item = self._item(s, item_id, lock=True)  # decide locks it too: no claim on an item being decided
             if item.status == "decided":
                 raise AlreadyDecided(f"item {item_id} is already decided")
             taken = s.execute(update(Claim).where(
@@ -395,14 +399,17 @@ class ReviewService:
             if claim.reviewer_id != reviewer_id or claim.expires_at is None or claim.expires_at <= now:
                 raise NotClaimed(f"your lease on item {item_id} has expired or was released; claim it again")
             final = _final_translation(item, action, translation, reason)
+            before = {"status": item.status, "version": item.version, "translation": item.best_translation}
+            item.status, item.version, item.updated_at = "decided", item.version + 1, now
+            claim.reviewer_id = claim.claimed_at = claim.expires_at = None
+            s.flush()  # these rows are this item's (locked above): written before the shared lock below
             if self.postgres:
+                # Held to the commit: only the decision and its audit entry are written while every other
+                # decision waits (under the stress benchmark this lock was the decisions' bottleneck).
                 s.execute(select(func.pg_advisory_xact_lock(DECISION_LOCK)))
             decision = Decision(item_id=item_id, reviewer_id=reviewer_id, action=action, translation=final,
                                 reason=(reason or "").strip() or None, item_version=version, decided_at=now)
             s.add(decision)
-            before = {"status": item.status, "version": item.version, "translation": item.best_translation}
-            item.status, item.version, item.updated_at = "decided", item.version + 1, now
-            claim.reviewer_id = claim.claimed_at = claim.expires_at = None
             s.flush()
             self._audit(s, reviewer.username, f"decide:{action}", item_id, before,
                         {"status": "decided", "version": item.version, "decision_id": decision.id,

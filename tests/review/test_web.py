@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from review_samples import make_item
@@ -235,3 +241,38 @@ def test_the_cookie_secret_comes_from_the_environment(service, monkeypatch):
         create_app(service)
     monkeypatch.setenv("BIMED_REVIEW_SECRET", "k" * 40)
     assert TestClient(create_app(service)).get("/login").status_code == 200
+
+
+def test_serve_with_two_worker_processes(tmp_path):
+    """``serve --workers 2``: each process builds its app from the environment, on the same store."""
+    url = f"sqlite:///{tmp_path / 'review.sqlite'}"
+    service = ReviewService(url)
+    service.create_reviewer("amal", "password123")
+    service.import_items([make_item("w1"), make_item("w2")])
+    token = service.issue_token("amal")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "BIMED_REVIEW_SECRET": "w" * 40}
+    server = subprocess.Popen([sys.executable, "-m", "translation_review", "--db", url, "serve", "--port", str(port),
+                               "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                claimed = httpx.post(f"http://127.0.0.1:{port}/api/claims/next", json={}, headers=headers, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+                time.sleep(0.2)
+        assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "amal"
+        item = claimed.json()
+        decided = httpx.post(f"http://127.0.0.1:{port}/api/items/{item['item_id']}/decision", headers=headers,
+                             json={"version": item["version"], "action": "approve"}, timeout=5)
+        assert decided.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=False).headers["location"] == "/login"
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert [d.item_id for d in service.decisions_since(0)] == [item["item_id"]]

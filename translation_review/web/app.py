@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -67,9 +69,19 @@ def secret_from_env() -> str:
 
 
 def create_app(service: ReviewService, secret: str | None = None, *, https_only: bool = False,
-               limiter: LoginLimiter | None = None) -> FastAPI:
+               limiter: LoginLimiter | None = None, threads: int | None = None) -> FastAPI:
+    """``threads``: how many requests run the (synchronous) service at once in this process (anyio's
+    default is 40). Fewer threads compete less for the GIL while one of them holds a database lock."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if threads:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
     # The schema and Swagger UI are served by the routes below, behind a login like every other page.
-    app = FastAPI(title="BiMed translation review", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="BiMed translation review", version="1", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
     app.state.service = service
     app.state.templates = environment()
     app.state.limiter = limiter or LoginLimiter()
@@ -102,4 +114,5 @@ def create_app(service: ReviewService, secret: str | None = None, *, https_only:
 
 def app_from_env() -> FastAPI:
     """The app of one ``serve --workers N`` process: store from ``BIMED_REVIEW_DB``, secret from the environment."""
-    return create_app(ReviewService(), https_only=os.environ.get("BIMED_REVIEW_HTTPS_ONLY") == "1")
+    return create_app(ReviewService(), https_only=os.environ.get("BIMED_REVIEW_HTTPS_ONLY") == "1",
+                      threads=int(os.environ.get("BIMED_REVIEW_THREADS") or 0) or None)
