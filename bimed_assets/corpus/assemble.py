@@ -102,6 +102,9 @@ def assemble(
     en_docs = en_docs.join(removed_items, on="item_id", how="anti")
     items = training_pool.filter(~pl.col("id").is_in(removed_items["item_id"].implode()))
 
+    if reviewed_translations is not None:  # decisions on benchmark items verify benchmarks, not training data
+        reviewed_translations = reviewed_translations.filter(
+            ~pl.col("item_id").is_in(evaluation_sets["id"].implode()))
     translations = _translations(accepted_translations, reviewed_translations)
     known = translations["item_id"].is_in(training_pool["id"].implode())
     rejected = translations["review_decision"] == "rejected"

@@ -140,6 +140,18 @@ def test_review_decisions(sample):
     assert "review_rejected" in result.counts()
 
 
+def test_decisions_on_benchmark_items_are_not_corpus_removals(sample):
+    """The review store also verifies benchmark translations: those decisions are not training translations."""
+    acc, evals = sample["accepted_translations"], sample["evaluation_sets"]
+    reviewed = pl.DataFrame({"item_id": [evals["id"][0]], "translation": [acc["translation"][0]],
+                             "reviewer": ["r1"], "reviewed_at": ["2025-01-01T00:00:00Z"], "decision": ["approved"]})
+    with_decision = assemble(sample["training_pool"], evals, acc, reviewed, MixConfig(ar_per_en=None))
+    without = assemble(sample["training_pool"], evals, acc, mix=MixConfig(ar_per_en=None))
+    assert with_decision.counts() == without.counts()
+    assert "translation_unknown_item" not in with_decision.counts()
+    assert with_decision.corpus.equals(without.corpus)
+
+
 def test_checks_fail_on_planted_defects(sample):
     result = assemble(sample["training_pool"], sample["evaluation_sets"], sample["accepted_translations"])
     corpus = result.corpus
