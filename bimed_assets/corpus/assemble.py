@@ -99,8 +99,9 @@ def assemble(
         inherited = chats.select(item_id="id", origin="origin").join(
             removed_items.rename({"item_id": "origin"}), on="origin").select(*removed_items.columns)
         removed_items = pl.concat([removed_items, inherited]).unique("item_id", keep="first", maintain_order=True)
-    en_docs = en_docs.join(removed_items, on="item_id", how="anti")
-    items = training_pool.filter(~pl.col("id").is_in(removed_items["item_id"].implode()))
+    # Only the columns used from here on: a filter of the whole pool would copy every text.
+    items = training_pool.select("id", "task", "answer_letter", "source", "origin", "licence").filter(
+        ~pl.col("id").is_in(removed_items["item_id"].implode()))
 
     if reviewed_translations is not None:  # decisions on benchmark items verify benchmarks, not training data
         reviewed_translations = reviewed_translations.filter(
@@ -117,21 +118,30 @@ def assemble(
     ]).unique("item_id", keep="first", maintain_order=True)
     translations = translations.join(dropped, on="item_id", how="anti")
     ar_docs = formatting.translated_documents(translations, items)
+    translations = translations.drop("translation")  # decoded into ar_docs; the rest is provenance
     # Two translations that normalise to the same question are duplicates in Arabic even if the English differ.
     ar_first = ar_docs.sort("item_id").with_columns(norm=normalise(compare_text(ar_docs)))
     ar_dups = ar_first.filter(pl.col("norm").is_duplicated() & (pl.col("item_id") != pl.col("item_id").first().over(
         "norm"))).select("item_id", reason=pl.lit("duplicate_exact"), matched=pl.col("item_id").first().over("norm"))
-    ar_docs = ar_docs.join(ar_dups, on="item_id", how="anti")
+    has_ar = ar_docs.filter(~pl.col("item_id").is_in(ar_dups["item_id"].implode()))["item_id"]
     del ar_first  # a normalised copy of every Arabic question: freed before the messages are built
 
     candidates = items.select(item_id="id", source="source", chat=pl.col("task") == formatting.CHAT,
-                              has_ar=pl.col("id").is_in(ar_docs["item_id"].implode()))
+                              has_ar=pl.col("id").is_in(has_ar.implode()))
     # Synthesized chats are mixed on their own, so that the ratio holds within them too and their few
     # translations neither crowd out nor make room for other items.
     strata = [choose(part.drop("chat"), mix) for _, part in candidates.group_by("chat")]
     chosen = {kind: pl.concat([s[kind] for s in strata]).sort() for kind in ("en", "ar", "bilingual")}
+    # The documents are cut to the chosen items only now (removed items and Arabic duplicates are never chosen):
+    # cutting them earlier would copy every text of both languages.
+    en_docs = en_docs.filter(pl.col("item_id").is_in(pl.concat([chosen["en"], chosen["bilingual"]]).implode()))
+    ar_docs = ar_docs.filter(pl.col("item_id").is_in(pl.concat([chosen["ar"], chosen["bilingual"]]).implode()))
+    # Each document frame is dropped once its turns are built: what is alive when the messages are built is
+    # what bounds the peak.
     en_turns = pl.DataFrame({"item_id": en_docs["item_id"], "turns": formatting.conversation(en_docs, "en")})
+    del en_docs
     ar_turns = pl.DataFrame({"item_id": ar_docs["item_id"], "turns": formatting.conversation(ar_docs, "ar")})
+    del ar_docs
     bi_ids = chosen["bilingual"]
     bi = formatting.bilingual(
         en_turns.filter(pl.col("item_id").is_in(bi_ids.implode())).sort("item_id").with_columns(
@@ -152,14 +162,27 @@ def assemble(
         "item_id", messages=formatting.with_system(pl.col("turns"), pl.lit("ar")), language=pl.lit("ar")))
     del ar_turns
     records = pl.concat(parts)
+    del parts
     provenance = items.select(item_id="id", origin="origin", licence="licence", task="task", source="source").join(
-        translations.drop("translation"), on="item_id", how="left"
+        translations, on="item_id", how="left"
     )
-    corpus = records.join(provenance, on="item_id", how="left").select(
-        id=pl.col("item_id") + "#" + pl.col("language"),
-        messages="messages", task="task", source="source", language="language",
+    # Joined and sorted on the small columns, then the messages put into that order message by message: a join,
+    # a sort or a gather of the list column copies every text (~1.4 GB at BiMed1.3M scale), while moving the
+    # exploded messages moves only string views into the same buffers.
+    keys = records.select("item_id", "language").with_row_index("_row").join(
+        provenance, on="item_id", how="left"
+    ).select(
+        "_row", id=pl.col("item_id") + "#" + pl.col("language"), task="task", source="source", language="language",
         provenance=pl.struct(*(f.name for f in PROVENANCE.fields)).cast(PROVENANCE),
     ).sort("id")
+    flat = records.select(_row=pl.int_range(pl.len(), dtype=pl.UInt32), messages="messages").explode(
+        "messages", empty_as_null=False)
+    del records
+    messages = keys.select("_row").with_row_index("_pos").join(flat, on="_row", how="left", maintain_order="left") \
+        .group_by("_pos", maintain_order=True).agg("messages")["messages"]
+    del flat
+    corpus = keys.select("id", messages=messages, task="task", source="source", language="language",
+                         provenance="provenance")
     removed = pl.concat([
         removed_items.select("item_id", language=pl.lit("en"), reason="reason", matched="matched"),
         pl.concat([dropped, ar_dups]).select("item_id", language=pl.lit("ar"), reason="reason", matched="matched"),

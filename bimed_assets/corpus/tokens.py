@@ -43,20 +43,35 @@ def count(texts: pl.Series, batch: int = 20_000) -> np.ndarray:
     return out
 
 
-def count_by(frame: pl.DataFrame, by: list[str], text: str = "text", chunk: int = 250_000) -> pl.DataFrame:
-    """Exact token count of the ``text`` column summed per ``by`` group: ``by`` columns and ``tokens``.
+MERGE_EVERY = 4  # chunks whose word counts are summed together
 
-    Words are counted ``chunk`` texts at a time, so that memory holds distinct words, not all of them."""
+
+def _sum_words(counted: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(counted).group_by("group", "word").agg(pl.col("n").sum())
+
+
+def count_by(frame: pl.DataFrame, by: list[str], text: str | pl.Expr = "text", chunk: int = 250_000) -> pl.DataFrame:
+    """Exact token count of the texts of ``text`` (a column name, or an expression giving a string or a list of
+    strings per row, such as the contents of ``messages``) summed per ``by`` group: ``by`` columns and ``tokens``.
+
+    Rows are taken ``chunk`` at a time, so that memory holds one chunk's texts and the distinct words, never a
+    second copy of every text."""
     groups = frame.select(by).unique(maintain_order=True).with_row_index("group")
-    texts = frame.join(groups, on=by, how="left", nulls_equal=True).select("group", text).filter(
-        pl.col(text).fill_null("") != "")
-    irregular = texts.filter(pl.col(text).str.contains(IRREGULAR))
-    parts = [irregular.select("group", tokens=pl.Series(count(irregular[text]), dtype=pl.Int64))]
-    words = pl.concat([
-        part.lazy().filter(~pl.col(text).str.contains(IRREGULAR)).select("group", word=pl.col(text).str.split(" "))
-        .explode("word", empty_as_null=True).group_by("group", "word").len("n").collect()
-        for part in texts.iter_slices(chunk)
-    ]).group_by("group", "word").agg(pl.col("n").sum())
+    counted, parts = [], []
+    for rows in frame.iter_slices(chunk) if frame.height else [frame]:  # an empty frame yields no slice
+        texts = rows.join(groups, on=by, how="left", nulls_equal=True, maintain_order="left").select(
+            "group", text=pl.col(text) if isinstance(text, str) else text)
+        if isinstance(texts.schema["text"], pl.List):
+            texts = texts.explode("text", empty_as_null=False)
+        texts = texts.filter(pl.col("text").fill_null("") != "")
+        irregular = texts.filter(pl.col("text").str.contains(IRREGULAR))
+        parts.append(irregular.select("group", tokens=pl.Series(count(irregular["text"]), dtype=pl.Int64)))
+        counted.append(texts.lazy().filter(~pl.col("text").str.contains(IRREGULAR))
+                       .select("group", word=pl.col("text").str.split(" ")).explode("word", empty_as_null=True)
+                       .group_by("group", "word").len("n").collect())
+        if len(counted) == MERGE_EVERY:  # each chunk repeats the common words: keep their sums, not every chunk's
+            counted = [_sum_words(counted)]
+    words = _sum_words(counted)
     distinct = words.select(pl.col("word").unique())
     per_word = distinct.with_columns(tokens=pl.Series(count(distinct["word"], batch=200_000)))
     parts.append(words.join(per_word, on="word").select("group", tokens=pl.col("n") * pl.col("tokens")))
