@@ -10,28 +10,17 @@ import asyncio
 import json
 
 import pytest
+from replay_helpers import CountingClient
 
 from bimed_assets.benchmarks.selection import BENCHMARKS, select
 from bimed_assets.benchmarks.translations import samples
 from bimed_assets.definitions import build_corpus
 from bimed_assets.defs.resources import RECORDINGS
-from bimed_assets.llm.client import LLMClient, LLMConfig, LLMRequest
+from bimed_assets.llm.client import LLMConfig
 from bimed_assets.translation.pipeline import translate_all
 from bimed_assets.translation.scoring import ScoringConfig
 
 FILE = RECORDINGS / "benchmarks.jsonl"
-
-
-class CountingClient(LLMClient):
-    """The real client in replay mode, noting the replay key of every request."""
-
-    def __init__(self, config: LLMConfig) -> None:
-        super().__init__(config)
-        self.asked: list[str] = []
-
-    async def complete(self, request: LLMRequest):
-        self.asked.append(request.replay_key)
-        return await super().complete(request)
 
 
 def _keys(path) -> list[str]:

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from replay_helpers import CountingClient
 
 from bimed_assets.defs.resources import RECORDINGS
-from bimed_assets.llm.client import LLMClient, LLMConfig, LLMRequest
+from bimed_assets.llm.client import LLMClient, LLMConfig
 from bimed_assets.llm.errors import LLMError
 from bimed_assets.sources import SOURCES, load_files
 from bimed_assets.sources.pools import training_pool
@@ -54,18 +55,6 @@ EXPECTED = {
 ACCEPTED_IN_ROUND_1 = sorted(i for i, rounds in EXPECTED.items() if rounds == ["pass"])
 RETRANSLATED = {i: len(r) for i, r in EXPECTED.items() if r[-1] == "pass" and len(r) > 1}
 IN_REVIEW = sorted(i for i, rounds in EXPECTED.items() if rounds[-1] != "pass")
-
-
-class CountingClient(LLMClient):
-    """The real client in replay mode, noting the replay key of every request it is asked."""
-
-    def __init__(self, config: LLMConfig) -> None:
-        super().__init__(config)
-        self.asked: list[str] = []
-
-    async def complete(self, request: LLMRequest):
-        self.asked.append(request.replay_key)
-        return await super().complete(request)
 
 
 @dataclass

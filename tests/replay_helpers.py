@@ -1,0 +1,15 @@
+"""Helpers for tests that replay the bundled LLM recordings (``tests/`` is on the path through its conftest)."""
+
+from bimed_assets.llm.client import LLMClient, LLMConfig, LLMRequest
+
+
+class CountingClient(LLMClient):
+    """The real client in replay mode, noting the replay key of every request it is asked."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        super().__init__(config)
+        self.asked: list[str] = []
+
+    async def complete(self, request: LLMRequest):
+        self.asked.append(request.replay_key)
+        return await super().complete(request)
