@@ -11,7 +11,6 @@ not answer have no translation to review; they are retried (from the LLM cache) 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -20,7 +19,7 @@ import polars as pl
 
 from bimed_assets.benchmarks.selection import BENCHMARKS
 from bimed_assets.translation.pipeline import ItemResult
-from bimed_assets.translation.tables import REVIEW_SCHEMA
+from bimed_assets.translation.tables import REVIEW_SCHEMA, best_attempt, frame, json_text
 from translation_review.queue_file import queue_records
 
 # The review store's ``task`` of benchmark items: reviewers filter on it; ``source`` holds the benchmark name.
@@ -44,10 +43,6 @@ def samples(selected: pl.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _reasons(result: ItemResult) -> list[str]:
     final = result.final
     if result.status != "accepted":
@@ -63,19 +58,18 @@ def translation_frame(results: Sequence[ItemResult], selected: Mapping[str, Mapp
     rows = []
     for result in results:
         record = selected[result.item_id]
-        best = max(result.attempts, key=lambda a: -1 if a.score is None else a.score) if result.attempts else None
         usable = result.status != "failed"
+        best = best_attempt(result) if usable else None
         rows.append({
             "item_id": result.item_id, "benchmark": record["benchmark"], "source": record["source"],
-            "status": result.status, "answer_letter": record["answer_letter"], "document": _json(result.document),
-            "attempts": _json([asdict(a) for a in result.attempts]), "rounds": len(result.attempts),
+            "status": result.status, "answer_letter": record["answer_letter"], "document": json_text(result.document),
+            "attempts": json_text([asdict(a) for a in result.attempts]), "rounds": len(result.attempts),
             "best_round": best.round if usable else None, "best_score": best.score if usable else None,
-            "best_translation": _json(best.translation) if usable else None,
+            "best_translation": json_text(best.translation) if usable else None,
             "reasons": _reasons(result) if usable else [],
             "error": None if usable else f"{result.error.reason}: {result.error}",
         })
-    return pl.DataFrame(rows, schema=TRANSLATION_SCHEMA, orient="row") if rows else pl.DataFrame(
-        schema=TRANSLATION_SCHEMA)
+    return frame(rows, TRANSLATION_SCHEMA)
 
 
 def review_records(translations: pl.DataFrame) -> list[dict[str, Any]]:

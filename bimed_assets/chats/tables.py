@@ -17,6 +17,7 @@ import polars as pl
 from bimed_assets.chats.synthesis import ChatResult
 from bimed_assets.corpus.formatting import CHAT, TURN
 from bimed_assets.schema import RECORD_SCHEMA
+from bimed_assets.translation.tables import frame
 
 CHATS_SCHEMA = pl.Schema({**RECORD_SCHEMA, "turns": pl.List(TURN), "attempts": pl.Int32})
 QUARANTINE_SCHEMA = pl.Schema({
@@ -27,10 +28,6 @@ QUARANTINE_SCHEMA = pl.Schema({
 
 def chat_id(item_id: str) -> str:
     return f"chat-{item_id}"
-
-
-def _frame(rows: list[dict[str, Any]], schema: pl.Schema) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
 def _chat(item: Mapping[str, Any], result: ChatResult) -> dict[str, Any]:
@@ -61,5 +58,5 @@ def tables(results: Sequence[ChatResult], items: Mapping[str, Mapping[str, Any]]
     """``items`` maps item id → its canonical MCQA record."""
     chats = [_chat(items[r.item_id], r) for r in results if r.status == "valid"]
     quarantine = [_quarantined(items[r.item_id], r) for r in results if r.status != "valid"]
-    return {"synthesized_chats": _frame(chats, CHATS_SCHEMA),
-            "synthesized_chats_quarantine": _frame(quarantine, QUARANTINE_SCHEMA)}
+    return {"synthesized_chats": frame(chats, CHATS_SCHEMA),
+            "synthesized_chats_quarantine": frame(quarantine, QUARANTINE_SCHEMA)}

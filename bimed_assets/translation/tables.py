@@ -35,12 +35,17 @@ FAILURES_SCHEMA = pl.Schema({
 })
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _frame(rows: list[dict[str, Any]], schema: pl.Schema) -> pl.DataFrame:
+def frame(rows: list[dict[str, Any]], schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def best_attempt(result: ItemResult):
+    """The highest-scoring attempt (unscored attempts, which failed a fidelity check, rank last)."""
+    return max(result.attempts, key=lambda a: -1 if a.score is None else a.score)
 
 
 def tables(results: Sequence[ItemResult], samples: Mapping[str, Mapping[str, Any]]) -> dict[str, pl.DataFrame]:
@@ -50,27 +55,27 @@ def tables(results: Sequence[ItemResult], samples: Mapping[str, Mapping[str, Any
         sample = samples[result.item_id]
         key = {"item_id": result.item_id, "source": sample["source"], "task": sample["task"]}
         for a in result.attempts:
-            attempts.append({**key, "round": a.round, "translation": _json(a.translation),
+            attempts.append({**key, "round": a.round, "translation": json_text(a.translation),
                              "fidelity_failures": a.fidelity, "judge_score": a.judge_score,
                              "judge_errors": a.judge_errors, "chrf": a.chrf, "score": a.score,
                              "passed": a.passed})
         final = result.final
         if result.status == "accepted":
             accepted.append({**key, "round": final.round, "score": final.score, "judge_score": final.judge_score,
-                             "chrf": final.chrf, "document": _json(result.document),
-                             "translation": _json(final.translation)})
+                             "chrf": final.chrf, "document": json_text(result.document),
+                             "translation": json_text(final.translation)})
         elif result.status == "review":
-            best = max(result.attempts, key=lambda a: -1 if a.score is None else a.score)
-            review.append({**key, "document": _json(result.document),
-                           "attempts": _json([asdict(a) for a in result.attempts]),
+            best = best_attempt(result)
+            review.append({**key, "document": json_text(result.document),
+                           "attempts": json_text([asdict(a) for a in result.attempts]),
                            "rounds": len(result.attempts), "best_round": best.round, "best_score": best.score,
-                           "best_translation": _json(best.translation), "reasons": final.feedback()})
+                           "best_translation": json_text(best.translation), "reasons": final.feedback()})
         else:
             failures.append({**key, "reason": result.error.reason, "detail": str(result.error),
                              "rounds_done": len(result.attempts)})
     return {
-        "translation_attempts": _frame(attempts, ATTEMPTS_SCHEMA),
-        "accepted_translations": _frame(accepted, ACCEPTED_SCHEMA),
-        "translation_review_queue": _frame(review, REVIEW_SCHEMA),
-        "translation_failures": _frame(failures, FAILURES_SCHEMA),
+        "translation_attempts": frame(attempts, ATTEMPTS_SCHEMA),
+        "accepted_translations": frame(accepted, ACCEPTED_SCHEMA),
+        "translation_review_queue": frame(review, REVIEW_SCHEMA),
+        "translation_failures": frame(failures, FAILURES_SCHEMA),
     }
