@@ -35,7 +35,8 @@ BANDS: dict[str, tuple[float, float] | None] = {
     "unscored": None, "below 60": (0, 60), "60–75": (60, 75), "75 and above": (75, 1000),
 }
 # How long a token or session → reviewer lookup is reused: every API call authenticates, and this saves it a
-# query. The price: a replaced token keeps working for up to this long in the other server processes.
+# query. The price: a replaced token keeps working for up to this long in every server process (tokens are
+# issued by the CLI, in its own process; only a service that replaces a token itself forgets it at once).
 CALLER_TTL = 10.0
 DECISION_LOCK = 7_202_613  # PostgreSQL advisory lock key: decisions commit in id order (the sensor cursor)
 
@@ -207,11 +208,12 @@ class ReviewService:
             reviewer = s.scalar(select(Reviewer).where(Reviewer.username == username))
             if reviewer is None:
                 raise NotFound(f"no reviewer {username!r}")
-            if reviewer.token_hash:
-                with self._callers_lock:
-                    self._callers.pop(("token", reviewer.token_hash), None)
+            replaced = reviewer.token_hash
             reviewer.token_hash = passwords.token_hash(token)
             self._audit(s, actor, "issue_token", after={"username": username})
+        # After the commit: a lookup in between would read the old hash and cache it again.
+        with self._callers_lock:
+            self._callers.pop(("token", replaced), None)
         return token
 
     def reviewer_for_token(self, token: str) -> ReviewerView | None:

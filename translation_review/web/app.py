@@ -114,5 +114,6 @@ def create_app(service: ReviewService, secret: str | None = None, *, https_only:
 
 def app_from_env() -> FastAPI:
     """The app of one ``serve --workers N`` process: store from ``BIMED_REVIEW_DB``, secret from the environment."""
-    return create_app(ReviewService(), https_only=os.environ.get("BIMED_REVIEW_HTTPS_ONLY") == "1",
+    # `serve` migrated the store before starting the workers: N workers need not race to do it again.
+    return create_app(ReviewService(migrate=False), https_only=os.environ.get("BIMED_REVIEW_HTTPS_ONLY") == "1",
                       threads=int(os.environ.get("BIMED_REVIEW_THREADS") or 0) or None)
