@@ -6,6 +6,7 @@ Field by field documentation: training_jobs/README.md.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -64,3 +65,15 @@ class TinyConfig:
     output_dir: str
     vocab_size: int = 1024
     seed: int = 0
+
+
+def refuse_unverified(items: list[dict], allow: bool) -> int:
+    """Benchmark items must all have passed human review; an item without a `verified` flag has not. Here, free
+    of torch, so that the Dagster asset refuses before it launches a (GPU) job, and the job again on its own."""
+    unverified = Counter(f"{i['benchmark']}/{i['language']}" for i in items if i.get("verified") is not True)
+    if unverified and not allow:
+        raise ValueError(
+            f"{sum(unverified.values())} of {len(items)} benchmark items are not verified by human review "
+            f"({dict(sorted(unverified.items()))}): finish their review, leave those benchmarks or languages out, "
+            "or set allow_unverified=true to score them anyway")
+    return sum(unverified.values())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 import torch
 from transformers import AutoTokenizer
 
-from training_jobs.config import EvalConfig
+from training_jobs.config import EvalConfig, refuse_unverified
 from training_jobs.mcqa import LETTERS, build_prompt, choice_texts, encode_pair, loglikelihoods, pick
 from training_jobs.model import load_base
 from training_jobs.pipes import job, log, report
@@ -104,17 +103,6 @@ def read_items(path: str, limit: int | None) -> list[dict]:
         raise ValueError(f"{path}: benchmark items lack the columns {missing}")
     items = pq.read_table(path, columns=REQUIRED + [c for c in ("item_id", "verified") if c in names]).to_pylist()
     return items[:limit] if limit is not None else items
-
-
-def refuse_unverified(items: list[dict], allow: bool) -> int:
-    """Benchmark items must all have passed human review; an item without a `verified` flag has not."""
-    unverified = Counter(f"{i['benchmark']}/{i['language']}" for i in items if i.get("verified") is not True)
-    if unverified and not allow:
-        raise ValueError(
-            f"{sum(unverified.values())} of {len(items)} benchmark items are not verified by human review "
-            f"({dict(sorted(unverified.items()))}): finish their review, leave those benchmarks or languages out, "
-            "or set allow_unverified=true to score them anyway")
-    return sum(unverified.values())
 
 
 def variants(model, cfg: EvalConfig):

@@ -19,6 +19,8 @@ def select_items(frame: pl.DataFrame, benchmarks: list[str], languages: list[str
                  per_benchmark_limit: int | None) -> pl.DataFrame:
     """The benchmark items to score (``mcqa_benchmarks`` rows): the chosen benchmarks (empty: all) and languages,
     at most ``per_benchmark_limit`` items per benchmark and language, in the frame's order."""
+    if bad := set(languages) - {"en", "ar"}:
+        raise ValueError(f"languages are en and ar (bilingual is both, pooled in the report), not {sorted(bad)}")
     unknown = set(benchmarks) - set(frame["benchmark"])
     if unknown:
         raise ValueError(f"no items for benchmarks {sorted(unknown)}; present: {sorted(set(frame['benchmark']))}")

@@ -25,7 +25,10 @@ def test_select_items_refuses_what_is_not_there():
     with pytest.raises(ValueError, match=r"no items for benchmarks \['mmlu_anatomy'\]"):
         select_items(ITEMS, ["mmlu_anatomy"], ["en"], None)
     with pytest.raises(ValueError, match="no benchmark items in languages"):
-        select_items(ITEMS, [], ["fr"], None)
+        select_items(ITEMS.filter(pl.col("language") == "en"), [], ["ar"], None)
+    for languages in (["fr"], ["en", "bilingual"], ["en", "AR"]):  # never silently scored as English only
+        with pytest.raises(ValueError, match="languages are en and ar"):
+            select_items(ITEMS, [], languages, None)
 
 
 def score(n, acc, acc_norm):

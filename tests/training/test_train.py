@@ -12,8 +12,8 @@ import pytest
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from training_jobs.config import EvalConfig
-from training_jobs.evaluate import load_model, read_items, refuse_unverified
+from training_jobs.config import EvalConfig, refuse_unverified
+from training_jobs.evaluate import load_model, read_items
 from training_jobs.mcqa import build_prompt, encode_pair, loglikelihoods
 from training_jobs.model import adapter_coverage, check_coverage, lora_config
 from training_jobs.pipes import config_from

@@ -17,7 +17,7 @@ from bimed_assets.defs.training.gate import latest_materialization, require_pass
 from bimed_assets.defs.training.launcher import TrainingLauncher
 from bimed_assets.paths import var_dir
 from bimed_assets.training import report
-from training_jobs.config import EvalConfig, TrainConfig
+from training_jobs.config import EvalConfig, TrainConfig, refuse_unverified
 
 GROUP = "training"
 
@@ -32,7 +32,8 @@ def job_config(name: str, job: type, exclude: set[str], doc: str, **fields) -> t
     """A run-config class with the job's own fields and defaults (training_jobs/config.py is the one source),
     less those the asset fills in, plus the asset's own."""
     hints = typing.get_type_hints(job)
-    own = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(job) if f.name not in exclude}
+    own = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)  # ...: required
+           for f in dataclasses.fields(job) if f.name not in exclude}
     return pydantic.create_model(name, __base__=dg.Config, __doc__=doc, **own, **fields)
 
 
@@ -156,6 +157,7 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfi
     out = Path(config.runs_dir) / context.run.run_id / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     items = report.select_items(mcqa_benchmarks, config.benchmarks, config.languages, config.per_benchmark_limit)
+    refuse_unverified(items.select("benchmark", "language", "verified").to_dicts(), config.allow_unverified)
     items.write_parquet(out / "items.parquet")
     extras = {**job_extras(config, EvalConfig), "model_path": recorded(adapter, "base_model_path"),
               "adapter_path": recorded(adapter, "adapter_dir"), "items": str(out / "items.parquet"),
