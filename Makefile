@@ -53,7 +53,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # tests of the GPU pod launch.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,train,k8s]'
-	touch $@ $(VENV)/.core
+	touch $@ $(VENV)/.core $(VENV)/.train
 
 $(VENV)/.train: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[train]'
