@@ -553,7 +553,7 @@ NOTES = [
     "lowest-ranked document of each bucket and every evaluation question, so near-duplicate counts, and with "
     "them the record counts, differ by a fraction of a percent."),
     ("- *Tokens* are exact, not sampled: each message content is counted as Mixtral's SentencePiece model encodes "
-    "it alone. Whole-text encoding runs at ~2.5M tokens/s on the two cores (4 min for 632M tokens), so "
+    "it alone. Whole-text encoding runs at ~2.5M tokens/s on the two cores (4 min for 624M tokens), so "
     "`tokens.count_by` splits texts at the word boundaries the model never merges across, encodes each distinct "
     "word once (~1.7M at full size) and multiplies by word counts; texts whose spaces SentencePiece would group "
     "are encoded whole. `tests/corpus` checks the identity against whole-text encoding, on the bundled sample "

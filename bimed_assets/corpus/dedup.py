@@ -1,8 +1,8 @@
 """Exact and near-duplicate detection (vectorised MinHash LSH), used for dedup and for decontamination.
 
 Why not datasketch: it builds one document's MinHash at a time and inserts and queries its LSH one document at
-a time in Python. Measured on the 868k documents of the BiMed1.3M-shaped benchmark it takes 68 s where this takes
-6 s, which would put the assembly at ~133 s against its 120 s target (bench/results/corpus_scale.md). Here the
+a time in Python. Measured on the 868k documents of the BiMed1.3M-shaped benchmark it takes 70 s where this takes
+6 s, which would put the assembly at ~137 s against its 120 s target (bench/results/corpus_scale.md). Here the
 shingles of all documents are hashed at once with NumPy (multiply-shift hashing of 64-bit shingle hashes,
 ``np.minimum.reduceat``);
 ``tests/corpus`` checks that both find the same planted near duplicates and estimate the same Jaccard.

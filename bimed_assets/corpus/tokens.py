@@ -4,7 +4,7 @@
 pieces). Each message content is counted as the chat template tokenizes it: on its own, after a space
 (SentencePiece's dummy prefix), template markup excluded.
 
-Exact counting at corpus scale (~632M tokens) is too slow text by text (about 2.5M tokens/s on two cores), so
+Exact counting at corpus scale (~624M tokens in the benchmark) is too slow text by text (about 2.5M tokens/s on two cores), so
 ``count_by`` counts by word: this model is BPE with ``split_by_whitespace``, so no piece spans the start of a
 word (a space and the non-spaces after it), and a text's count is the sum of the counts of its words, each
 encoded alone with the dummy prefix standing for its space. Every distinct word is encoded once. Texts with

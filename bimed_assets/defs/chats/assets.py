@@ -29,10 +29,10 @@ class ChatSynthesisConfig(dg.Config):
     sources: list[str] = Field(default_factory=lambda: list(CHAT_SOURCES), description="MCQA sources to use.")
     vignette_pattern: str = Field(default=VIGNETTE, description="Regex an item's question must match: a case "
                                   "with a patient, not a fact question.")
-    min_turns: int = Field(default=6, description="Fewest turns (patient and doctor together) a chat may have.")
-    copy_ngram: int = Field(default=10, description="A run of this many words shared with the vignette "
+    min_turns: int = Field(default=ChatRules.min_turns, description="Fewest turns (patient and doctor together) a chat may have.")
+    copy_ngram: int = Field(default=ChatRules.copy_ngram, description="A run of this many words shared with the vignette "
                             "counts as copied.")
-    max_attempts: int = Field(default=3, description="Chats written per item (the first, then rewrites with "
+    max_attempts: int = Field(default=SynthesisConfig.max_attempts, description="Chats written per item (the first, then rewrites with "
                               "the validation problems as feedback) before the item is quarantined.")
 
 
@@ -52,8 +52,9 @@ def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfi
     items = select_items(training_pool, config.share, config.per_source_limit, config.sources,
                          config.vignette_pattern)
     synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
-    results, usage = asyncio.run(_synthesize(llm, items.to_dicts(), synthesis))
-    frames = tables(results, {row["id"]: row for row in items.iter_rows(named=True)})
+    rows = items.to_dicts()
+    results, usage = asyncio.run(_synthesize(llm, rows, synthesis))
+    frames = tables(results, {row["id"]: row for row in rows})
     chats, quarantine = frames["synthesized_chats"], frames["synthesized_chats_quarantine"]
     context.log.info(f"{len(chats)} chats from {len(items)} items, {len(quarantine)} quarantined")
     yield dg.Output(chats, "synthesized_chats", metadata={
