@@ -7,10 +7,9 @@ that would leave a request unanswered (or a recording unused) shows up here.
 """
 
 import asyncio
-import json
 
 import pytest
-from replay_helpers import CountingClient
+from replay_helpers import CountingClient, recorded_keys
 
 from bimed_assets.benchmarks.selection import BENCHMARKS, select
 from bimed_assets.benchmarks.translations import samples
@@ -21,11 +20,6 @@ from bimed_assets.translation.pipeline import translate_all
 from bimed_assets.translation.scoring import ScoringConfig
 
 FILE = RECORDINGS / "benchmarks.jsonl"
-
-
-def _keys(path) -> list[str]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line)["key"] for line in lines if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +37,10 @@ def replayed(evaluation):
 def test_every_request_has_its_recording_and_every_recording_is_asked(replayed):
     selected, _, asked = replayed
     assert selected["benchmark"].to_list() == list(BENCHMARKS)  # one item of each benchmark
-    recorded = _keys(FILE)
+    recorded = recorded_keys(FILE)
     assert len(recorded) == len(set(recorded)) == 3 * len(BENCHMARKS)
     assert sorted(asked) == sorted(recorded)
-    assert not set(recorded) & set(_keys(RECORDINGS / "translation.jsonl"))  # distinct from training items
+    assert not set(recorded) & set(recorded_keys(RECORDINGS / "translation.jsonl"))  # distinct from training items
 
 
 def test_the_recorded_translations_are_accepted_in_round_one(replayed):

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from replay_helpers import CountingClient
+from replay_helpers import CountingClient, recorded_keys
 
 from bimed_assets.defs.resources import RECORDINGS
 from bimed_assets.llm.client import LLMClient, LLMConfig
@@ -92,13 +91,6 @@ def _decided_by(attempt) -> str:
     return "judge"
 
 
-def _recorded_keys() -> Iterator[str]:
-    with (RECORDINGS / "translation.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)["key"]
-
-
 def test_the_sample_selection_is_the_recorded_one(samples):
     assert sorted(s["id"] for s in samples) == sorted(EXPECTED)
     assert {s["source"] for s in samples} == {i.split("-")[0] for i in EXPECTED}
@@ -149,7 +141,7 @@ def test_round_1_acceptance_costs_three_requests(run):
 
 def test_the_recordings_answer_exactly_the_requests_made_offline(run):
     assert len(run.asked) == len(set(run.asked))
-    assert set(run.asked) == set(_recorded_keys())  # nothing missing, nothing stale
+    assert set(run.asked) == set(recorded_keys(RECORDINGS / "translation.jsonl"))  # nothing missing, nothing stale
     total = run.usage["total"]
     assert (total["calls"], total["replayed"], total["requests_failed"]) == (0, len(run.asked), 0)
 
