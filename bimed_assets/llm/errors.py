@@ -4,9 +4,10 @@ from __future__ import annotations
 
 # Worth another attempt: the endpoint was busy, broken for a moment, or unreachable.
 TRANSIENT = frozenset({"rate_limited", "server_error", "timeout", "connection_error"})
-# A 200 we cannot use; re-asking costs tokens, so these have their own, smaller budget.
+# A 200 we cannot use; re-asking costs tokens, so these have their own, smaller budget. Not "truncated" (an
+# answer cut off at max_tokens): the same request, at temperature 0, would be cut off again and paid again.
 BAD_ANSWER = frozenset({"malformed_response", "empty_content", "invalid_json", "schema_mismatch",
-                        "validator_rejected", "truncated"})
+                        "validator_rejected"})
 
 
 class LLMError(Exception):

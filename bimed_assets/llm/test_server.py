@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 FAULT_KINDS = ("rate_limit", "unavailable", "server_error", "timeout", "drop", "malformed", "empty",
                "wrong_language", "truncated")
+RETRYABLE_FAULTS = FAULT_KINDS[:-1]
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -75,7 +76,8 @@ def default_responder(body: dict[str, Any]) -> str:
 class ServerConfig:
     latency: float = 0.0  # seconds before every answer
     fault_rate: float = 0.0  # share of requests that get a fault
-    fault_mix: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 1.0))  # weights
+    # Weights. By default the faults a retry can mend; "truncated" (final for the client) only when asked for.
+    fault_mix: dict[str, float] = field(default_factory=lambda: dict.fromkeys(RETRYABLE_FAULTS, 1.0))
     fail_first: int = 0  # the first N requests of every key fault regardless of fault_rate
     retry_after: float = 1.0  # seconds, sent with every 429 and 503
     retry_after_as_date: bool = False  # send Retry-After as an HTTP date instead of seconds
