@@ -9,7 +9,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 VAR    := $(CURDIR)/var
 export DAGSTER_HOME := $(VAR)/dagster_home
-export DAGSTER_COMPUTE_LOGS_DIR := $(DAGSTER_HOME)/logs
 
 .PHONY: run test train ui bench setup setup-dev setup-train browser home clean
 

@@ -16,6 +16,21 @@ from bimed_assets.paths import SAMPLE_DATA, asset_storage_dir
 
 ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
 
+
+def step_executor() -> dg.ExecutorDefinition:
+    """How the main job runs its steps: ``BIMED_EXECUTOR`` = ``in_process`` or ``multiprocess``.
+
+    Default: in one process on the bundled sample, where starting a Python process per step (~2 s each, 30+
+    steps) costs several times the work itself (bench/results/sample_build.md); one process per step on real
+    data, where steps run for minutes and independent ones should use every core.
+    """
+    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if ON_BUNDLED_SAMPLE else "multiprocess")
+    executors = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
+    if kind not in executors:
+        raise ValueError(f"BIMED_EXECUTOR={kind!r}: expected one of {sorted(executors)}")
+    return executors[kind]
+
+
 # The main job: the whole corpus graph on the configured sources (the bundled sample by default). On the
 # bundled sample it makes chats from four vignettes, translates two samples per source (and per source of
 # chats) and one item per benchmark: the ones whose answers are recorded for offline replay.
@@ -24,6 +39,7 @@ build_corpus = dg.define_asset_job(
     # Training and evaluation are their own job (train_and_evaluate): they are meant for a GPU node.
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("training"),
     description="Materialize every source, translation and corpus asset.",
+    executor_def=step_executor(),
     config={"ops": {"chat_synthesis": {"config": {"per_source_limit": 4}},
                     "translation": {"config": {"per_source_limit": 2}},
                     "benchmark_translation": {"config": {"per_benchmark_limit": 1}}}} if ON_BUNDLED_SAMPLE else None,

@@ -130,7 +130,6 @@ def dagster_env(tmp_path_factory) -> dict[str, str]:
     env.pop("BIMED_SOURCE_ROOT", None)  # the bundled sample
     env.update(
         DAGSTER_HOME=str(home),
-        DAGSTER_COMPUTE_LOGS_DIR=str(home / "logs"),
         BIMED_VAR_DIR=str(root / "var"),
     )
     return env

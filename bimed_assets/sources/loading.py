@@ -148,7 +148,7 @@ def load_files(spec: SourceSpec, location: str | Path | None = None) -> LoadResu
 
 
 def load_hf(spec: SourceSpec, dataset: str, split: str, config: str | None = None) -> LoadResult:
-    """Load a source from the Hugging Face hub (needs network and the ``hf`` extra)."""
+    """Load a source from the Hugging Face hub (needs network)."""
     from datasets import load_dataset  # optional dependency, only for online users
 
     rows = load_dataset(dataset, config, split=split)
