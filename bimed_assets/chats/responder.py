@@ -4,8 +4,9 @@ It answers the request of ``bimed_assets.chats.prompts`` without a model, determ
 can drive the real synthesis loop over real HTTP: a patient/doctor exchange of ``turns`` turns whose last
 doctor turn states the case's correct answer. Items chosen by a hash of their case can be made to fail:
 ``leaky`` ones say "the answer is C" in their first chat (fixed when the request carries feedback),
-``hopeless`` ones conclude a wrong answer every time. Any other request goes to ``fallback`` (e.g. the
-translation's ``CipherResponder``), so one server can answer a whole build.
+``hopeless`` ones conclude a wrong answer every time. Any other request goes to ``fallback`` (by default the
+translation's ``CipherResponder``), so one server answers a whole build: it is the test server's default on
+the command line.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bimed_assets.chats.prompts import WRITER
-from bimed_assets.llm.test_server import Responder, default_responder
+from bimed_assets.llm.test_server import Responder
+from bimed_assets.translation.cipher_responder import CipherResponder
 
 _CASE = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 _WRITER_START = WRITER.split("\n", 1)[0]
@@ -32,7 +34,7 @@ class ChatResponder:
     leaky: float = 0.0  # share of items whose first chat leaks an option letter
     hopeless: float = 0.0  # share of items whose every chat concludes a wrong answer
     turns: int = 6
-    fallback: Responder = default_responder
+    fallback: Responder = field(default_factory=CipherResponder)
 
     def __call__(self, body: dict[str, Any]) -> str:
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]

@@ -6,7 +6,8 @@
     server.stop()
 
 or ``python -m bimed_assets.llm.test_server --latency 0.2`` (prints its URL, serves until SIGTERM; ``GET /stats``
-returns the counters). Fault decisions are a pure function of (seed, request key, how many times that key
+returns the counters). From the command line it answers every request the pipeline makes by default (chats,
+translations, judges, back-translations: ``PIPELINE_RESPONDER``), so a whole build runs against it. Fault decisions are a pure function of (seed, request key, how many times that key
 was seen), so a run is reproducible whatever order concurrent requests arrive in.
 """
 
@@ -36,8 +37,14 @@ from starlette.routing import Route
 FAULT_KINDS = ("rate_limit", "unavailable", "server_error", "timeout", "drop", "malformed", "empty",
                "wrong_language", "truncated")
 RETRYABLE_FAULTS = FAULT_KINDS[:-1]
+# The faults a retry mends without waiting out a client timeout. Bulk tests inject these with a client timeout far
+# above any answer's time, so that a slow answer on a loaded machine is never taken for a hung one.
+PROMPT_FAULTS = {kind: 1.0 for kind in RETRYABLE_FAULTS if kind != "timeout"}
 
 Responder = Callable[[dict[str, Any]], str]
+# The command line's default: model-free chats, and translations that pass the fidelity checks. A name, not an
+# import: the responders import this module.
+PIPELINE_RESPONDER = "bimed_assets.chats.responder:ChatResponder"
 
 
 def request_key(body: dict[str, Any]) -> str:
@@ -248,10 +255,10 @@ def main() -> None:
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--hang", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--responder", help="module:callable answering each request body (a class is "
-                        "instantiated with no arguments); default: a short Arabic answer")
+    parser.add_argument("--responder", default=PIPELINE_RESPONDER, help="module:callable answering each request "
+                        "body (a class is instantiated with no arguments); default: every request of the pipeline")
     args = parser.parse_args()
-    responder = pkgutil.resolve_name(args.responder) if args.responder else default_responder
+    responder = pkgutil.resolve_name(args.responder)
     if isinstance(responder, type):
         responder = responder()
     stop_signals = {signal.SIGTERM, signal.SIGINT}
