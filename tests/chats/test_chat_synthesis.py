@@ -13,11 +13,12 @@ from bimed_assets.chats.selection import select_items
 from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_all
 from bimed_assets.chats.tables import CHATS_SCHEMA, chat_id, tables
 from bimed_assets.llm.client import LLMClient, LLMConfig
+from bimed_assets.llm.test_server import PROMPT_FAULTS
 
 
 def config_for(server, **overrides) -> LLMConfig:
     fields = {"base_url": server.url, "model": "test-model", "api_key": "sk-test", "concurrency": 8,
-              "timeout": 2.0, "backoff_initial": 0.01, "backoff_max": 0.05} | overrides
+              "timeout": 60.0, "backoff_initial": 0.01, "backoff_max": 0.05} | overrides
     return LLMConfig(**fields)
 
 
@@ -97,9 +98,9 @@ def test_an_llm_failure_quarantines_the_item_and_keeps_its_attempts(pool, start_
 
 def test_under_faults_every_item_ends_valid_or_quarantined(pool, start_server):
     server = start_server(responder=ChatResponder(leaky=0.5, hopeless=0.2), fault_rate=0.3, seed=3,
-                          retry_after=0.01, hang=5.0)
+                          fault_mix=PROMPT_FAULTS, retry_after=0.01)
     items = vignettes(pool, 30)
-    results, _ = synthesize(server, items, timeout=0.5)
+    results, _ = synthesize(server, items)
 
     assert [r.item_id for r in results] == [i["id"] for i in items]
     frames = tables(results, {i["id"]: i for i in items})

@@ -15,7 +15,7 @@ def requests(n: int) -> list[LLMRequest]:
 
 async def main(base_url: str, cache_path: str, n: int, concurrency: int) -> None:
     config = LLMConfig(base_url=base_url, model="test-model", api_key="sk-test", cache_path=cache_path,
-                       concurrency=concurrency, timeout=5)
+                       concurrency=concurrency, timeout=60)
     async with LLMClient(config) as llm:
         outcomes = await llm.run_many(requests(n))
     print(sum(outcome.ok for outcome in outcomes), "ok")

@@ -8,8 +8,10 @@ from bimed_assets.llm.client import Completion, LLMClient, LLMConfig, LLMRequest
 from bimed_assets.llm.pricing import UsageMeter
 from bimed_assets.llm.test_server import OpenAITestServer
 
-# Short enough to keep the suite fast, long enough that a loaded 2-core machine does not time out for real.
-CLIENT_TIMEOUT = 0.5
+# Far above any answer's time on a loaded 2-core machine, so a slow answer is never taken for a hung one (and
+# asked, and paid, twice). Only the tests of the "timeout" fault wait a client timeout out, with one of their own.
+CLIENT_TIMEOUT = 60.0
+HUNG_REQUEST_TIMEOUT = 2.0  # those tests: one request each, answered in milliseconds when not hung
 
 
 def config_for(server: OpenAITestServer, **overrides: object) -> LLMConfig:
