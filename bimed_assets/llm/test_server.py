@@ -40,9 +40,6 @@ RETRYABLE_FAULTS = FAULT_KINDS[:-1]
 # The faults a retry mends without waiting out a client timeout. Bulk tests inject these with a client timeout far
 # above any answer's time, so that a slow answer on a loaded machine is never taken for a hung one.
 PROMPT_FAULTS = {kind: 1.0 for kind in RETRYABLE_FAULTS if kind != "timeout"}
-# The faults a retry mends without waiting out a client timeout. Bulk tests inject these with a client timeout far
-# above any answer's time, so that a slow answer on a loaded machine is never taken for a hung one.
-PROMPT_FAULTS = {kind: 1.0 for kind in RETRYABLE_FAULTS if kind != "timeout"}
 
 Responder = Callable[[dict[str, Any]], str]
 # The command line's default: model-free chats, and translations that pass the fidelity checks. A name, not an
