@@ -78,6 +78,7 @@ REASONS = {
     "empty_text": "a required text field is empty or whitespace",
     "broken_encoding": "invalid UTF-8 or mojibake in the text",
     "html_remnant": "HTML tags or entities left in the text",
+    "invisible_characters": "bidirectional control characters that change how the text displays",
     "answer_not_in_options": "the gold answer is not one of the options",
     "bad_label": "the gold label is not a valid value",
     "duplicate_id": "another record of the source already has this id",

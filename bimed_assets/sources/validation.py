@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bimed_assets import text_safety
 from bimed_assets.schema import REASONS
 
 
@@ -36,12 +37,19 @@ _SUSPECT = re.compile("[\ufffdÃâÂ\u0080-\u009f<&]")
 
 
 def check_text(value: str, field: str) -> str:
-    if not _SUSPECT.search(value):
-        return value
-    if _BROKEN_ENCODING.search(value):
-        raise Rejected("broken_encoding", f"{field} has undecodable or mis-decoded characters")
-    if match := _HTML.search(value):
-        raise Rejected("html_remnant", f"{field} contains {match.group(0)!r}")
+    if _SUSPECT.search(value):
+        if _BROKEN_ENCODING.search(value):
+            raise Rejected("broken_encoding", f"{field} has undecodable or mis-decoded characters")
+        if match := _HTML.search(value):
+            raise Rejected("html_remnant", f"{field} contains {match.group(0)!r}")
+    if removed := text_safety.find(value):
+        # A bidi control changes how the text around it displays ("5.0 mg" shown as "0.5 mg"): refused. The
+        # other invisible characters (zero-width space, stray BOM…) mean nothing: dropped; `native` keeps them.
+        if controls := [ch for ch in removed if ch in text_safety.BIDI_CONTROLS]:
+            raise Rejected("invisible_characters", f"{field} has {', '.join(map(text_safety.describe, controls))}")
+        value = text_safety.clean(value).text.strip()
+        if not value:
+            raise Rejected("empty_text", f"{field} has only invisible characters")
     return value
 
 

@@ -14,6 +14,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bimed_assets import text_safety
+from bimed_assets.llm.validators import Validator, require_arabic
+
 
 def document(sample: Mapping[str, Any]) -> dict[str, Any]:
     task = sample["task"]
@@ -85,3 +88,17 @@ def text_of(doc: Mapping[str, Any]) -> str:
 
 def dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=1)
+
+
+def answer_validator(min_arabic_share: float) -> Validator:
+    """The translator's answer: Arabic enough, and no invisible formatting character in any field (a bidi
+    control would make a stored "5.0 mg" display as "0.5 mg"); the LLM layer re-asks, and records why."""
+    arabic = require_arabic(min_arabic_share)
+
+    def validate(text: str, parsed: Any) -> None:
+        arabic(text, parsed)
+        _, removed = text_safety.strip_document(parsed)
+        if removed:
+            raise ValueError(f"the translation contains invisible formatting characters: {text_safety.summary(removed)}")
+
+    return validate

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bimed_assets.llm.client import LLMRequest
-from bimed_assets.llm.validators import require_arabic
 from bimed_assets.translation import documents
 
 TRANSLATOR = """\
@@ -94,7 +93,7 @@ def translate(
         TRANSLATOR,
         user,
         _json_format("translation", documents.schema(doc)),
-        validator=require_arabic(0.3),
+        validator=documents.answer_validator(0.3),
     )
 
 
