@@ -10,6 +10,9 @@ from bimed_assets.llm.pricing import DEFAULT_PRICES
 from bimed_assets.paths import SAMPLE_DATA, var_dir
 
 RECORDINGS = SAMPLE_DATA / "llm_recordings"  # one JSON Lines file per pipeline step
+# The Dagster concurrency pool of the steps that call the LLM endpoint: its limit (dagster.yaml, the UI or
+# `dagster instance concurrency set llm_endpoint 8`) is how many such steps run at once across all runs.
+LLM_POOL = "llm_endpoint"
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -20,9 +23,15 @@ class LLMResource(dg.ConfigurableResource):
                                  "Unset: replay the recordings in `replay_path` (no network).")
     model: str = Field(default="gpt-4o-mini", description="Model name sent with every request.")
     api_key: str | None = Field(default=None, description="Set through dg.EnvVar only; never logged.")
-    concurrency: int = Field(default=16, description="Requests in flight at once.")
+    concurrency: int = Field(default=16, description="Requests in flight at once, over all the steps of the "
+                             f"`{LLM_POOL}` pool that run at once (each takes its share, see pool_steps).")
+    pool_steps: int = Field(default=1, description=f"The `{LLM_POOL}` pool's limit: how many LLM steps run at "
+                            "once (e.g. a backfill's partitions); each gets concurrency / pool_steps slots.")
     rpm: float | None = Field(default=None, description="Requests per minute; unset: unlimited.")
     tpm: float | None = Field(default=None, description="Tokens per minute; unset: unlimited.")
+    limiter_url: str | None = Field(default=None, description="Redis URL (redis://host:6379/0): rpm and tpm are "
+                                    "one budget for every process and machine calling this endpoint. Unset: "
+                                    "each step keeps its own budget.")
     timeout: float = Field(default=120.0, description="Seconds per HTTP attempt.")
     max_retries: int = Field(default=6, description="Extra attempts after a retryable failure.")
     cache_path: str = Field(default_factory=lambda: str(var_dir() / "llm_cache.sqlite"),
@@ -43,8 +52,9 @@ class LLMResource(dg.ConfigurableResource):
         if not self.replaying:
             os.makedirs(os.path.dirname(self.cache_path) or ".", exist_ok=True)
         return LLMConfig(
-            base_url=self.base_url, model=self.model, api_key=self.api_key, concurrency=self.concurrency,
-            rpm=self.rpm, tpm=self.tpm, timeout=self.timeout, max_retries=self.max_retries,
+            base_url=self.base_url, model=self.model, api_key=self.api_key,
+            concurrency=max(1, self.concurrency // self.pool_steps), rpm=self.rpm, tpm=self.tpm,
+            limiter_url=self.limiter_url, timeout=self.timeout, max_retries=self.max_retries,
             cache_path=None if self.replaying else self.cache_path,
             replay_path=self.replay_path if self.replaying else None, record_path=self.record_path,
             prices=self.prices,
@@ -59,6 +69,8 @@ def llm_from_env() -> LLMResource:
     live = {"base_url": os.environ["BIMED_LLM_BASE_URL"]} if os.environ.get("BIMED_LLM_BASE_URL") else {}
     if os.environ.get("BIMED_LLM_MODEL"):
         live["model"] = os.environ["BIMED_LLM_MODEL"]
+    if os.environ.get("BIMED_LLM_LIMITER_URL"):
+        live["limiter_url"] = os.environ["BIMED_LLM_LIMITER_URL"]
     if os.environ.get("BIMED_LLM_API_KEY"):
         live["api_key"] = dg.EnvVar("BIMED_LLM_API_KEY")
     return LLMResource(**live)

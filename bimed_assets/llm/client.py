@@ -21,7 +21,6 @@ from typing import Any, Literal, Self
 
 import jsonschema
 import openai
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -34,6 +33,7 @@ from tenacity.stop import stop_base
 from .cache import CompletionCache, cache_key, canonical_json
 from .errors import BAD_ANSWER, LLMError, redact
 from .pricing import DEFAULT_PRICES, UsageMeter
+from .rate_limits import Budget, SharedBudgets, local_budget
 from .replay import Recordings, append_recording
 from .validators import Validator
 
@@ -55,6 +55,10 @@ class LLMConfig:
     concurrency: int = 16  # requests in flight at once
     rpm: float | None = None  # requests per minute, None: unlimited
     tpm: float | None = None  # tokens per minute (estimated up front, reconciled with usage)
+    # redis://host:port/db: rpm and tpm are one budget shared by every process using this endpoint and model;
+    # None: this process's own budget.
+    limiter_url: str | None = None
+    limiter_prefix: str = "bimed-llm"  # Redis key prefix of the shared budgets
     timeout: float = 120.0  # seconds per HTTP attempt
     max_retries: int = 6  # extra attempts after the first, for any retryable failure
     max_bad_answers: int = 2  # of those, how many may be re-asks after an unusable 200 (these cost tokens)
@@ -152,17 +156,9 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _per_minute(limit: float | None) -> AsyncLimiter | None:
-    # A one-second bucket: bursts of a minute's whole quota would trip providers' finer-grained limits.
-    return AsyncLimiter(limit / 60, 1) if limit else None
-
-
-async def _take(limiter: AsyncLimiter | None, amount: float) -> None:
-    # aiolimiter refuses amounts above its capacity, so large requests are charged in capacity-sized chunks.
-    while limiter and amount > 0:
-        chunk = min(amount, limiter.max_rate)
-        await limiter.acquire(chunk)
-        amount -= chunk
+async def _take(budget: Budget | None, amount: float) -> None:
+    if budget is not None and amount > 0:
+        await budget.take(amount)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -214,8 +210,14 @@ class LLMClient:
             self._recorded = Recordings(config.record_path).keys()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._per_key: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._rpm = _per_minute(config.rpm)
-        self._tpm = _per_minute(config.tpm)
+        self._shared = None
+        if config.limiter_url and (config.rpm or config.tpm):
+            # The budget belongs to the endpoint and model, whichever step, run or machine spends it.
+            self._shared = SharedBudgets(config.limiter_url, config.limiter_prefix,
+                                         f"{config.base_url or 'default'}|{config.model}")
+            self._rpm, self._tpm = self._shared.requests(config.rpm), self._shared.tokens(config.tpm)
+        else:
+            self._rpm, self._tpm = local_budget(config.rpm), local_budget(config.tpm)
         self._backoff = wait_exponential_jitter(multiplier=config.backoff_initial, max=config.backoff_max,
                                                 jitter=config.backoff_initial)
         self._secret = config.api_key or os.environ.get("OPENAI_API_KEY")
@@ -237,6 +239,8 @@ class LLMClient:
     async def aclose(self) -> None:
         if self._openai is not None:
             await self._openai.close()
+        if self._shared is not None:
+            await self._shared.close()
         if self._cache is not None:
             self._cache.close()
 

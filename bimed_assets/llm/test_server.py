@@ -101,6 +101,16 @@ class ServerStats:
     faults: Counter[str] = field(default_factory=Counter)  # per fault kind
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests the server held at once
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of every request, in arrival order
+
+    def max_in_window(self, seconds: float) -> int:
+        """The most requests that arrived within any ``seconds``-long window."""
+        most, start = 0, 0
+        for end, arrived in enumerate(self.arrivals):
+            while arrived - self.arrivals[start] >= seconds:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def duplicate_deliveries(self) -> int:
         """Valid completions delivered beyond the first for their key: answers paid for twice."""
@@ -109,7 +119,7 @@ class ServerStats:
     def summary(self) -> dict[str, Any]:
         return {"received": self.received.total(), "delivered": self.delivered.total(),
                 "duplicate_deliveries": self.duplicate_deliveries(), "faults": dict(self.faults),
-                "max_in_flight": self.max_in_flight}
+                "max_in_flight": self.max_in_flight, "max_per_minute": self.max_in_window(60)}
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
@@ -173,7 +183,7 @@ class OpenAITestServer:
         with self._lock:
             stats = self._stats
             return ServerStats(Counter(stats.received), Counter(stats.delivered), Counter(stats.faults),
-                               stats.in_flight, stats.max_in_flight)
+                               stats.in_flight, stats.max_in_flight, list(stats.arrivals))
 
     def _fault(self, key: str, seen: int) -> str | None:
         rng = random.Random(f"{self.config.seed}:{key}:{seen}")
@@ -196,6 +206,7 @@ class OpenAITestServer:
             stats = self._stats
             seen = stats.received[key]
             stats.received[key] += 1
+            stats.arrivals.append(time.monotonic())
         auth = request.headers.get("authorization", "")
         if cfg.api_key and auth != f"Bearer {cfg.api_key}":
             return _error(401, f"Incorrect API key provided: {auth.removeprefix('Bearer ')}",

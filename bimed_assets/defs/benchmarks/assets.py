@@ -11,7 +11,7 @@ from bimed_assets.benchmarks import frame as benchmark_frame
 from bimed_assets.benchmarks.selection import select
 from bimed_assets.benchmarks.translations import REVIEW_TASK, review_records, samples, translation_frame
 from bimed_assets.defs import metadata
-from bimed_assets.defs.resources import LLMResource
+from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.translation.parallel import translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
@@ -33,7 +33,7 @@ class BenchmarkTranslationConfig(dg.Config):
                            "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"polars", "parquet"}, pool=LLM_POOL)
 def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTranslationConfig, llm: LLMResource,
                           evaluation_sets: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The benchmark items (MedQA test, MedMCQA dev, PubMedQA test, six MMLU medical test subjects) translated

@@ -11,7 +11,7 @@ from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_all
 from bimed_assets.chats.tables import tables
 from bimed_assets.chats.validation import ChatRules
 from bimed_assets.defs import metadata
-from bimed_assets.defs.resources import LLMResource
+from bimed_assets.defs.resources import LLM_POOL, LLMResource
 
 GROUP = "chats"
 OUTPUTS = {
@@ -44,6 +44,7 @@ async def _synthesize(llm: LLMResource, items: list[dict], config: SynthesisConf
 @dg.multi_asset(
     name="chat_synthesis",
     group_name=GROUP,
+    pool=LLM_POOL,
     ins={"training_pool": dg.AssetIn()},
     outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
 )

@@ -7,7 +7,7 @@ import polars as pl
 from pydantic import Field
 
 from bimed_assets.defs import metadata
-from bimed_assets.defs.resources import LLMResource
+from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.translation.parallel import merge_usage, translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
 from bimed_assets.translation.selection import select
@@ -40,6 +40,7 @@ class TranslationConfig(dg.Config):
 @dg.multi_asset(
     name="translation",
     group_name=GROUP,
+    pool=LLM_POOL,
     ins={"training_pool": dg.AssetIn(), "synthesized_chats": dg.AssetIn()},
     outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
     check_specs=[dg.AssetCheckSpec(
