@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,13 @@ from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.defs.sources.assets import SourceFiles
 from bimed_assets.defs.training.launcher import launcher_from_env
 from bimed_assets.paths import SAMPLE_DATA, asset_storage_dir
+
+# Progress bars (the datasets export, Great Expectations' metrics) are noise in a run's log: every step says what
+# it produced (bimed_assets/run_log.py) and long steps log their own progress.
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# dagster.yaml installs the step-summary handler through python_logs, which Dagster marks beta on every run.
+warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration", category=dg.BetaWarning)
 
 ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
 

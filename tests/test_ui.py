@@ -51,6 +51,10 @@ POOLS = ("training_pool", "evaluation_sets")
 SCREENSHOT = REPO / "var" / "test-artifacts" / "ui" / "asset_graph.png"
 CHECKS_PASSED = re.compile(rf"Asset checks\W*{len(CHECKS)} / {len(CHECKS)} Passed")
 GRAPH = 'svg[class*="AssetGraphExplorer_svgContainer"]'
+# How long the UI may take to answer or draw before the test reports what is missing. Idle, the page is drawn in
+# a few seconds; the bound is far above that so that a loaded 2-core machine only makes the test slower. Waits
+# end as soon as their condition holds, so the bound costs nothing when the page is fine.
+UI_WAIT_S = 180
 
 # Every node of the rendered graph (a <foreignObject> with its box) and every edge (a <path> with an arrow).
 # Nodes of the group carry their name in the title's tooltip; nodes of other groups are small links whose
@@ -91,7 +95,7 @@ def _post_graphql(base: str, query: str) -> dict:
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=UI_WAIT_S) as response:
         body = json.load(response)
     assert "errors" not in body, body
     return body["data"]
@@ -124,7 +128,7 @@ def _stop(process: subprocess.Popen) -> None:
 def dagster_env(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ui")
     home = root / "dagster_home"
-    (home / "logs").mkdir(parents=True)
+    home.mkdir(parents=True)
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     env = dict(os.environ)
     env.pop("BIMED_SOURCE_ROOT", None)  # the bundled sample
@@ -145,8 +149,7 @@ def materialized(dagster_env) -> None:
         env=dagster_env,
         capture_output=True,
         text=True,
-        timeout=300,
-    )
+    )  # no time limit of its own: pytest's per-test limit (pyproject) bounds a stuck build
     assert done.returncode == 0, f"build_corpus failed:\n{(done.stdout + done.stderr)[-4000:]}"
     assert "RUN_SUCCESS" in done.stdout + done.stderr
 
@@ -167,13 +170,12 @@ def webserver(dagster_env, materialized, tmp_path_factory):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        # Loading takes seconds when idle and much longer on a loaded 2-core machine; a webserver that dies is
+        # reported at once, one that hangs by pytest's per-test limit.
         status = None
         while status != "LOADED":
             if process.poll() is not None:
                 pytest.fail(f"dagster-webserver exited with {process.returncode}:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"dagster-webserver not ready after 90 s (location: {status}):\n{_tail(log)}")
             time.sleep(0.5)
             try:
                 with urllib.request.urlopen(f"{base}/server_info", timeout=5) as response:
@@ -222,7 +224,7 @@ def rendered(webserver, expected) -> dict:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(UI_WAIT_S * 1000)
             page.goto(url)
             page.wait_for_selector(f"{GRAPH} > foreignObject")
             graph = page.evaluate(READ_GRAPH)
@@ -236,7 +238,7 @@ def rendered(webserver, expected) -> dict:
             page.reload()
             page.wait_for_selector(f"{GRAPH} > foreignObject")
             # Wait (bounded) until every node of the group is drawn, with its materialization and checks.
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + UI_WAIT_S
             while True:
                 graph = page.evaluate(READ_GRAPH)
                 shown = {n["name"]: n["text"] for n in graph["nodes"]}
