@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_polars import PolarsParquetIOManager
 
+from bimed_assets import settings as project_settings
 from bimed_assets.defs.resources import llm_from_env
 from bimed_assets.defs.review.assets import ReviewStore
-from bimed_assets.defs.sources.assets import SourceFiles
 from bimed_assets.defs.training.launcher import launcher_from_env
-from bimed_assets.paths import SAMPLE_DATA, asset_storage_dir
+from bimed_assets.paths import asset_storage_dir
 
 # Progress bars (the datasets export, Great Expectations' metrics) are noise in a run's log: every step says what
 # it produced (bimed_assets/run_log.py) and long steps log their own progress.
@@ -22,47 +22,50 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 # dagster.yaml installs the step-summary handler through python_logs, which Dagster marks beta on every run.
 warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration", category=dg.BetaWarning)
 
-ON_BUNDLED_SAMPLE = not os.environ.get("BIMED_SOURCE_ROOT")
 
-
-def step_executor() -> dg.ExecutorDefinition:
+def step_executor(on_bundled_sample: bool) -> dg.ExecutorDefinition:
     """How the main job runs its steps: ``BIMED_EXECUTOR`` = ``in_process`` or ``multiprocess``.
 
     Default: in one process on the bundled sample, where starting a Python process per step (~2 s each, 30+
     steps) costs several times the work itself (bench/results/sample_build.md); one process per step on real
     data, where steps run for minutes and independent ones should use every core.
     """
-    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if ON_BUNDLED_SAMPLE else "multiprocess")
+    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if on_bundled_sample else "multiprocess")
     executors = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
     if kind not in executors:
         raise ValueError(f"BIMED_EXECUTOR={kind!r}: expected one of {sorted(executors)}")
     return executors[kind]
 
 
-# The main job: the whole corpus graph on the configured sources (the bundled sample by default). On the
-# bundled sample it makes chats from four vignettes, translates two samples per source (and per source of
-# chats) and one item per benchmark: the ones whose answers are recorded for offline replay.
-build_corpus = dg.define_asset_job(
-    "build_corpus",
-    # Training and evaluation are their own job (train_and_evaluate): they are meant for a GPU node.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("training"),
-    description="Materialize every source, translation and corpus asset.",
-    executor_def=step_executor(),
-    config={"ops": {"chat_synthesis": {"config": {"per_source_limit": 4}},
-                    "translation": {"config": {"per_source_limit": 2}},
-                    "benchmark_translation": {"config": {"per_benchmark_limit": 1}}}} if ON_BUNDLED_SAMPLE else None,
-)
+def build_corpus_job(settings: project_settings.ProjectSettings) -> dg.UnresolvedAssetJobDefinition:
+    """The main job: the whole corpus graph on the configured sources (the bundled sample by default).
+
+    Its default run config is the project file's per-step caps, so that a manual run, the nightly schedule and
+    the review sensor all build with them. On the bundled sample it makes chats from four vignettes, translates
+    two samples per source (and per source of chats) and one item per benchmark: the ones whose answers are
+    recorded for offline replay."""
+    return dg.define_asset_job(
+        "build_corpus",
+        # Training and evaluation are their own job (train_and_evaluate): they are meant for a GPU node.
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("training"),
+        description="Materialize every source, translation and corpus asset.",
+        executor_def=step_executor(settings.on_sample),
+        config=settings.job_config(),
+    )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    # Read at every load of the code location: the project file (bimed.yaml / BIMED_CONFIG) and the environment.
+    settings = project_settings.load()
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
         dg.Definitions(
-            jobs=[build_corpus],
+            jobs=[build_corpus_job(settings)],
             resources={
                 "io_manager": PolarsParquetIOManager(base_dir=str(asset_storage_dir())),
-                "source_files": SourceFiles(root=os.environ.get("BIMED_SOURCE_ROOT") or str(SAMPLE_DATA)),
+                "source_files": settings.sources,
+                "corpus_settings": settings.corpus,
                 "llm": llm_from_env(),
                 "review_store": ReviewStore(),
                 "training_launcher": launcher_from_env(),

@@ -31,6 +31,7 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path, row_group_size: int = 
                     writer.write_table(part.to_arrow(), row_group_size)
             sink.flush()
             os.fsync(sink.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600: a training pod under another user must read it
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -41,6 +42,14 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path, row_group_size: int = 
     finally:
         os.close(directory)
     return path
+
+
+def dataset_features(parquet: Path) -> dict:
+    """The file's ``dataset_info`` features for the card's YAML, in the ``datasets`` library's own notation."""
+    import datasets
+
+    features = datasets.Features.from_arrow_schema(pq.read_schema(parquet))
+    return datasets.DatasetInfo(features=features)._to_yaml_dict()
 
 
 def save_hf_dataset(parquet: Path, directory: Path) -> Path:

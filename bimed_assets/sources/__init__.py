@@ -10,11 +10,11 @@ from bimed_assets.sources import (
     mmlu_medical,
     pubmedqa,
 )
-from bimed_assets.sources.loading import LoadResult, SourceSpec, load_files, load_hf
+from bimed_assets.sources.loading import LoadResult, SourceSpec, left_out_result, load_files, load_hf
 
 SOURCES: dict[str, SourceSpec] = {
     module.SPEC.name: module.SPEC
     for module in (medqa, medmcqa, pubmedqa, mmlu_medical, chatdoctor, medical_meadow, liveqa, medicationqa)
 }
 
-__all__ = ["SOURCES", "LoadResult", "SourceSpec", "load_files", "load_hf"]
+__all__ = ["SOURCES", "LoadResult", "SourceSpec", "left_out_result", "load_files", "load_hf"]

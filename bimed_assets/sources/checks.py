@@ -25,7 +25,9 @@ CHECKS = {
 }
 
 
-def check_source(result: LoadResult, max_quarantine_rate: float) -> list[CheckOutcome]:
+def check_source(result: LoadResult, max_quarantine_rate: float, left_out: str | None = None) -> list[CheckOutcome]:
+    """``left_out``: why the build leaves this source out; its empty result then passes ``non_empty``, which
+    is there to catch a source that was read and kept nothing, not one that was not read at all."""
     records = result.records
     schema_diff = {
         name: f"{records.schema.get(name)} != {dtype}"
@@ -43,7 +45,8 @@ def check_source(result: LoadResult, max_quarantine_rate: float) -> list[CheckOu
             CHECKS["schema"],
             {"mismatched_columns": schema_diff, "unknown_tasks": bad_tasks, "unknown_splits": bad_splits},
         ),
-        CheckOutcome("non_empty", len(records) > 0, CHECKS["non_empty"], {"records": len(records)}),
+        CheckOutcome("non_empty", len(records) > 0 or left_out is not None, CHECKS["non_empty"],
+                     {"records": len(records), **({"left_out": left_out} if left_out else {})}),
         CheckOutcome("unique_ids", duplicates == 0, CHECKS["unique_ids"], {"duplicate_ids": duplicates}),
         CheckOutcome(
             "quarantine_rate",

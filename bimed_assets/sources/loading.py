@@ -55,6 +55,10 @@ class SourceSpec:
     # Maps one row of the source's Hugging Face dataset to its native record (field names, label base).
     from_hf: Callable[[dict[str, Any]], Any] = lambda row: row
     hf_splits: dict[str, str] = field(default_factory=dict)  # hub split name → native split name
+    # What the licence allows, for the dataset card and the licence subset (bimed_assets.settings.LICENCE_KINDS),
+    # and its Hugging Face hub identifier.
+    licence_kind: str = "permissive"
+    licence_id: str = "mit"
 
 
 @dataclass
@@ -139,6 +143,11 @@ def load_source(spec: SourceSpec, natives: Iterable[Native]) -> LoadResult:
         read=read,
         reasons=reasons,
     )
+
+
+def left_out_result() -> LoadResult:
+    """What a source that is left out of a build contributes: no record, nothing quarantined."""
+    return LoadResult(records=records_frame([]), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), read=0)
 
 
 def load_files(spec: SourceSpec, location: str | Path | None = None) -> LoadResult:

@@ -24,7 +24,8 @@ def project(tmp_path, monkeypatch):
     monkeypatch.delenv("BIMED_SOURCE_ROOT", raising=False)
     monkeypatch.delenv("BIMED_LLM_BASE_URL", raising=False)
     (tmp_path / "dagster_home").mkdir()
-    from bimed_assets.definitions import build_corpus, defs
+    from bimed_assets.definitions import defs
+    from bimed_assets.settings import SAMPLE_CAPS
 
     definitions = defs()
     # The benchmark assets and everything they need; the sample run's limits, as the main job sets them.
@@ -32,7 +33,7 @@ def project(tmp_path, monkeypatch):
                  .required_multi_asset_neighbors())
     keys = list(selection.resolve(definitions.resolve_asset_graph()))
     nodes = {definitions.resolve_assets_def(key).node_def.name for key in keys}
-    ops = {op: config for op, config in build_corpus.config["ops"].items() if op in nodes}
+    ops = {op: {"config": config} for op, config in SAMPLE_CAPS.items() if op in nodes}
     assert "benchmark_translation" in ops
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
         yield definitions, instance, keys, {"ops": ops}, tmp_path

@@ -13,9 +13,9 @@ from replay_helpers import CountingClient, recorded_keys
 
 from bimed_assets.benchmarks.selection import BENCHMARKS, select
 from bimed_assets.benchmarks.translations import samples
-from bimed_assets.definitions import build_corpus
 from bimed_assets.defs.resources import RECORDINGS
 from bimed_assets.llm.client import LLMConfig
+from bimed_assets.settings import SAMPLE_CAPS
 from bimed_assets.translation.pipeline import translate_all
 from bimed_assets.translation.scoring import ScoringConfig
 
@@ -24,7 +24,7 @@ FILE = RECORDINGS / "benchmarks.jsonl"
 
 @pytest.fixture(scope="module")
 def replayed(evaluation):
-    limit = build_corpus.config["ops"]["benchmark_translation"]["config"]["per_benchmark_limit"]
+    limit = SAMPLE_CAPS["benchmark_translation"]["per_benchmark_limit"]
     selected = select(evaluation, limit)
 
     async def go():

@@ -14,14 +14,7 @@ from bimed_assets.corpus.checks import run_checks
 from bimed_assets.corpus.dedup import find_removals
 from bimed_assets.corpus.mix import MixConfig, choose
 from bimed_assets.corpus.text import normalise
-from bimed_assets.defs.resources import RECORDINGS
-from bimed_assets.llm.client import LLMConfig
 from bimed_assets.schema import RECORD_SCHEMA
-from bimed_assets.sources import SOURCES, load_files, pools
-from bimed_assets.translation.parallel import translate_parallel
-from bimed_assets.translation.scoring import ScoringConfig
-from bimed_assets.translation.selection import select
-from bimed_assets.translation.tables import tables
 
 
 def _record(id_, task, question, answer, options=(), letter=None, source="medmcqa", split="train"):
@@ -37,17 +30,6 @@ def _frame(rows):
 
 OPTS = [("A", "Long thoracic nerve"), ("B", "Radial nerve"), ("C", "Ulnar nerve"), ("D", "Axillary nerve")]
 EVAL_Q = "Winging of the scapula is caused by injury to which nerve in a patient after mastectomy?"
-
-
-@pytest.fixture(scope="module")
-def sample():
-    """The bundled sample as the main job builds it: pools from the loaders, translations replayed offline."""
-    records = [load_files(spec).records for spec in SOURCES.values()]
-    pool = pools.training_pool(records)
-    selected = select(pool, 0.34, 2)
-    results, _ = translate_parallel(LLMConfig(replay_path=str(RECORDINGS)), selected.to_dicts(), ScoringConfig())
-    accepted = tables(results, {r["id"]: r for r in selected.iter_rows(named=True)})["accepted_translations"]
-    return {"training_pool": pool, "evaluation_sets": pools.evaluation_sets(records), "accepted_translations": accepted}
 
 
 def test_formatting_per_task():

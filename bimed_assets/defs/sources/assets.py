@@ -4,8 +4,8 @@ import dagster as dg
 from pydantic import Field
 
 from bimed_assets.defs import metadata
-from bimed_assets.paths import SAMPLE_DATA
-from bimed_assets.sources import SOURCES, SourceSpec, load_files, load_hf
+from bimed_assets.settings import SourceFiles
+from bimed_assets.sources import SOURCES, SourceSpec, left_out_result, load_files, load_hf
 from bimed_assets.sources.checks import CHECKS, check_source
 
 GROUP = "sources"
@@ -14,8 +14,8 @@ GROUP = "sources"
 class SourceConfig(dg.Config):
     location: str | None = Field(
         default=None,
-        description="File, directory or glob of the source's native files. Unset: the source's files "
-        "under the `source_files` resource's root (the bundled sample unless configured).",
+        description="File, directory or glob of the source's native files, for this run only. Unset: where "
+        "the project file (`sources` in bimed.yaml) puts them; the bundled sample when nothing is configured.",
     )
     hf_dataset: str | None = Field(
         default=None, description="Hugging Face dataset id to read instead of files (needs network)."
@@ -25,15 +25,6 @@ class SourceConfig(dg.Config):
     max_quarantine_rate: float = Field(
         default=0.05, description="The quarantine_rate check fails above this share of records."
     )
-
-
-class SourceFiles(dg.ConfigurableResource):
-    """Where the native source files live: a folder laid out like ``bimed_assets/sample_data``."""
-
-    root: str = Field(default=str(SAMPLE_DATA), description="Folder holding one sub-folder per source.")
-
-    def location(self, spec: SourceSpec) -> str:
-        return f"{self.root.rstrip('/')}/{spec.sample}"
 
 
 def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
@@ -60,22 +51,27 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         ],
     )
     def load(context: dg.AssetExecutionContext, config: SourceConfig, source_files: SourceFiles):
+        left_out = None
         if config.hf_dataset:
             result = load_hf(spec, config.hf_dataset, config.hf_split, config.hf_config)
             where = f"hf://{config.hf_dataset}"
-        else:
-            where = config.location or source_files.location(spec)
+        elif config.location:  # asked for in this run: a location without files is an error, not a note
+            where = config.location
             result = load_files(spec, where)
-        context.log.info(
-            f"{spec.name}: read {result.read}, kept {len(result.records)}, "
-            f"quarantined {len(result.quarantine)} from {where}"
-        )
+        else:
+            where, left_out = source_files.location(spec)
+            result = load_files(spec, where) if where else left_out_result()
+        if left_out:
+            context.log.warning(f"{spec.name} is left out of this build: {left_out}")
+        else:
+            context.log.info(f"{spec.name}: read {result.read}, kept {len(result.records)}, "
+                             f"quarantined {len(result.quarantine)} from {where}")
         splits = result.records.group_by("subset", "split", "is_eval").len("records").sort("subset", "split")
         yield dg.Output(
             result.records,
             output_name=spec.name,
             metadata={
-                "location": where,
+                **({"left_out": left_out} if left_out else {"location": where}),
                 "read": result.read,
                 "kept": len(result.records),
                 "quarantined": len(result.quarantine),
@@ -89,7 +85,7 @@ def build_source_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             output_name=quarantine_key.path[0],
             metadata={"dagster/row_count": len(result.quarantine), **dict(result.reasons)},
         )
-        for outcome in check_source(result, config.max_quarantine_rate):
+        for outcome in check_source(result, config.max_quarantine_rate, left_out):
             yield dg.AssetCheckResult(
                 asset_key=spec.name,
                 check_name=outcome.name,
