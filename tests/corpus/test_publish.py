@@ -15,6 +15,7 @@ from bimed_assets.chats.tables import CHATS_SCHEMA
 from bimed_assets.corpus import publish
 from bimed_assets.corpus.assemble import REVIEWED_SCHEMA
 from bimed_assets.defs.corpus.assets import DATA_FILE, bimed_corpus
+from bimed_assets.defs.training.gate import blocking_check_problems, latest_materialization
 from bimed_assets.settings import CorpusSettings, SourceFiles
 
 
@@ -26,7 +27,8 @@ def _given(name: str, frame: pl.DataFrame) -> dg.AssetsDefinition:
     return given
 
 
-def build(sample: dict, directory: Path, **changes: pl.DataFrame) -> dg.ExecuteInProcessResult:
+def build(sample: dict, directory: Path, instance: dg.DagsterInstance | None = None,
+          **changes: pl.DataFrame) -> dg.ExecuteInProcessResult:
     """The bimed_corpus asset on the sample's upstream frames (``changes`` replace some of them)."""
     frames = {**sample, "reviewed_translations": pl.DataFrame(schema=REVIEWED_SCHEMA),
               "synthesized_chats": pl.DataFrame(schema=CHATS_SCHEMA), **changes}
@@ -34,7 +36,7 @@ def build(sample: dict, directory: Path, **changes: pl.DataFrame) -> dg.ExecuteI
         [bimed_corpus, *(_given(name, frame) for name, frame in frames.items())],
         resources={"corpus_settings": CorpusSettings(directory=str(directory), keep_versions=2),
                    "source_files": SourceFiles()},
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
 
 
@@ -112,3 +114,18 @@ def test_the_published_corpus_is_a_hugging_face_dataset(sample, tmp_path):
     for path in (directory / "current").resolve().rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o755 if path.is_dir() else 0o644), path
+
+
+def test_the_training_gate_refuses_whatever_the_last_corpus_run_left(sample, tmp_path):
+    """A corpus step that dies after its checks were planned leaves records with no evaluation: the gate names
+    them instead of crashing on them (AttributeError on AssetCheckEvaluationPlanned before)."""
+    instance = dg.DagsterInstance.ephemeral()
+    blocking = [spec.key for spec in bimed_corpus.check_specs if spec.blocking]
+    assert build(sample, tmp_path, instance).success
+    assert blocking_check_problems(instance, latest_materialization(instance, bimed_corpus.key), blocking) == {}
+
+    crashed = build(sample, tmp_path, instance, accepted_translations=sample["accepted_translations"].drop("item_id"))
+    assert not crashed.success
+    problems = blocking_check_problems(instance, latest_materialization(instance, bimed_corpus.key), blocking)
+    assert set(problems) == {key.name for key in blocking}
+    assert all("did not complete" in why for why in problems.values()), problems

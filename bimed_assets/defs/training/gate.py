@@ -21,14 +21,21 @@ def latest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg
 
 def blocking_check_problems(instance: dg.DagsterInstance, materialization: dg.EventLogRecord,
                             checks: Sequence[dg.AssetCheckKey]) -> dict[str, str]:
-    """Each blocking check that did not pass on this materialization, with why."""
+    """Each blocking check that did not pass on this materialization, with why.
+
+    Whatever the corpus's last run left: a check only planned (the step was killed or failed before it ran)
+    has no evaluation and no target materialization, and is reported as such, never read as one."""
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(checks))
     problems = {}
     for key in checks:
         record = latest.get(key)
-        evaluation = record.evaluation if record else None
-        if evaluation is None:
-            problems[key.name] = "not evaluated" if record is None else f"not evaluated ({record.status.value})"
+        # ``record.evaluation`` is whatever event the record holds: an evaluation, or only its plan.
+        evaluation = record.evaluation if record is not None else None
+        if record is None:
+            problems[key.name] = "not evaluated"
+        elif not isinstance(evaluation, dg.AssetCheckEvaluation):
+            problems[key.name] = f"not evaluated ({record.status.value} in run {record.run_id}, which did not " \
+                                 "complete it)"
         elif (evaluation.target_materialization_data is None
               or evaluation.target_materialization_data.storage_id != materialization.storage_id):
             problems[key.name] = "not evaluated on the latest materialization"
