@@ -37,6 +37,9 @@ class LLMResource(dg.ConfigurableResource):
     cache_path: str = Field(default_factory=lambda: str(var_dir() / "llm_cache.sqlite"),
                             description="SQLite cache of every completed call: nothing is paid for twice.")
     replay_path: str = Field(default=str(RECORDINGS), description="Recorded answers used when no base_url.")
+    retry_failed: bool = Field(default=False, description="Ask again for answers cached as unusable (by default "
+                               "they are kept and not paid for again; or purge them: python -m "
+                               "bimed_assets.llm.cache_cli).")
     record_path: str | None = Field(default=None, description="With a live endpoint: append every answer to "
                                     "this JSON Lines file, in the replay format (to record a new sample).")
     prices: dict[str, list[float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES),
@@ -46,7 +49,8 @@ class LLMResource(dg.ConfigurableResource):
     def replaying(self) -> bool:
         return not self.base_url
 
-    def llm_config(self) -> LLMConfig:
+    def llm_config(self, run_id: str | None = None) -> LLMConfig:
+        """``run_id`` is written beside every cached answer, so that one run's answers can be purged."""
         # Replay answers come from the recordings alone: a cache in front of them could serve stale answers
         # after a recording is corrected, and replaying costs nothing anyway.
         if not self.replaying:
@@ -57,11 +61,12 @@ class LLMResource(dg.ConfigurableResource):
             limiter_url=self.limiter_url, timeout=self.timeout, max_retries=self.max_retries,
             cache_path=None if self.replaying else self.cache_path,
             replay_path=self.replay_path if self.replaying else None, record_path=self.record_path,
+            retry_failed=self.retry_failed, run_id=run_id,
             prices=self.prices,
         )
 
-    def client(self) -> LLMClient:
-        return LLMClient(self.llm_config())
+    def client(self, run_id: str | None = None) -> LLMClient:
+        return LLMClient(self.llm_config(run_id))
 
 
 def llm_from_env() -> LLMResource:

@@ -30,7 +30,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from .cache import CompletionCache, cache_key, canonical_json
+from .cache import CompletionCache, Provenance, cache_key, canonical_json
 from .errors import BAD_ANSWER, LLMError, redact
 from .pricing import DEFAULT_PRICES, UsageMeter
 from .rate_limits import Budget, SharedBudgets, local_budget
@@ -66,6 +66,10 @@ class LLMConfig:
     backoff_max: float = 60.0
     retry_after_max: float = 300.0  # a longer Retry-After is capped to this
     cache_path: str | None = None  # SQLite file; None: no cache
+    # Answers paid for but unusable are cached as failures and not asked again (an unchanged rebuild pays
+    # nothing); True asks again. Purging them (``python -m bimed_assets.llm.cache_cli purge``) does the same.
+    retry_failed: bool = False
+    run_id: str | None = None  # written beside every cached answer, so that a run's answers can be purged
     replay_path: str | None = None  # JSON Lines recordings; set: answer from them, never the network
     record_path: str | None = None  # JSON Lines; set: append each answer that has a replay_key
     prices: dict[str, list[float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -134,6 +138,10 @@ class _BadAnswerBudget(stop_base):
     def __call__(self, retry_state: RetryCallState) -> bool:
         self.seen += retry_state.outcome.exception().reason in BAD_ANSWER  # only LLMErrors are retried
         return self.seen > self.limit
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -292,7 +300,12 @@ class LLMClient:
 
     async def _answer(self, request: LLMRequest, payload: dict[str, Any], key: str) -> Completion:
         hit = self._cache.get(key) if self._cache is not None else None
-        if hit is not None:
+        if hit is not None and hit.error is not None:
+            if not self.config.retry_failed:
+                reason, _, detail = hit.error.partition(": ")
+                raise LLMError(reason, f"{detail} (a cached failed answer of {_when(hit.created_at)}: not paid "
+                               "again; purge it or set retry_failed to ask again)")
+        elif hit is not None:
             try:
                 parsed = _check(hit.response, request)
             except LLMError as exc:
@@ -322,6 +335,10 @@ class LLMClient:
                     return await self._attempt(request, payload, key, attempts)
         except LLMError as exc:
             exc.attempts = attempts
+            if exc.answer is not None and self._cache is not None:  # paid for: keep it, not to pay again
+                model, text, prompt_tokens, completion_tokens = exc.answer
+                self._cache.put(key, model, payload, text, prompt_tokens, completion_tokens,
+                                self._provenance(request), error=f"{exc.reason}: {exc.detail}")
             raise
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
@@ -358,10 +375,14 @@ class LLMClient:
             raise LLMError("malformed_response", "response is not a chat completion") from None
         self.meter.billed(request.purpose, model, prompt_tokens, completion_tokens)
         await _take(self._tpm, prompt_tokens + completion_tokens - estimate)  # charge an underestimate
-        if finish_reason == "length":  # stopped at max_tokens or the context length: part of an answer
-            raise LLMError("truncated", f"the answer was cut off after {completion_tokens} tokens "
-                           f"(finish_reason=length, max_tokens={payload.get('max_tokens')})")
-        parsed = _check(text, request)
+        try:
+            if finish_reason == "length":  # stopped at max_tokens or the context length: part of an answer
+                raise LLMError("truncated", f"the answer was cut off after {completion_tokens} tokens "
+                               f"(finish_reason=length, max_tokens={payload.get('max_tokens')})")
+            parsed = _check(text, request)
+        except LLMError as exc:
+            exc.answer = (model, text or "", prompt_tokens, completion_tokens)
+            raise
         return self._done(request, payload, key, model, text, parsed, prompt_tokens, completion_tokens,
                           source="network", attempts=attempt)
 
@@ -370,13 +391,16 @@ class LLMClient:
               source: Literal["network", "cache", "replay"], attempts: int) -> Completion:
         """Commits a fresh answer to the cache (and the record file) before anyone sees it."""
         if self._cache is not None and source != "cache":
-            self._cache.put(key, model, payload, text, prompt_tokens, completion_tokens)
+            self._cache.put(key, model, payload, text, prompt_tokens, completion_tokens, self._provenance(request))
         if self.config.record_path and request.replay_key and request.replay_key not in self._recorded:
             append_recording(self.config.record_path, request.replay_key, text, prompt_tokens,
                              completion_tokens)
             self._recorded.add(request.replay_key)
         return Completion(text, parsed, model, prompt_tokens, completion_tokens, key, source, attempts,
                           request.purpose, request.item_id)
+
+    def _provenance(self, request: LLMRequest) -> Provenance:
+        return Provenance(self.config.base_url, self.config.run_id, request.item_id, request.purpose)
 
     def _estimate_tokens(self, payload: dict[str, Any]) -> int:
         """Generous on purpose (~3 characters a token, the whole max_tokens), and only needed for a tpm limit."""

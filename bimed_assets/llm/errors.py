@@ -23,6 +23,8 @@ class LLMError(Exception):
         self.retry_after = retry_after
         self.item_id = item_id
         self.attempts = attempts
+        # (model, text, prompt tokens, completion tokens) of a paid answer that could not be used; not pickled
+        self.answer: tuple[str, str, int, int] | None = None
 
     def __reduce__(self):  # keep every field across processes (Exception pickles only ``args``)
         return _rebuild, (self.reason, self.detail, self.retry_after, self.item_id, self.attempts)

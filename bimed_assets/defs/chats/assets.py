@@ -36,8 +36,8 @@ class ChatSynthesisConfig(dg.Config):
                               "the validation problems as feedback) before the item is quarantined.")
 
 
-async def _synthesize(llm: LLMResource, items: list[dict], config: SynthesisConfig):
-    async with llm.client() as client:
+async def _synthesize(llm: LLMResource, items: list[dict], config: SynthesisConfig, run_id: str):
+    async with llm.client(run_id) as client:
         return await synthesize_all(client, items, config), client.meter.snapshot()
 
 
@@ -54,7 +54,7 @@ def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfi
                          config.vignette_pattern)
     synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
     rows = items.to_dicts()
-    results, usage = asyncio.run(_synthesize(llm, rows, synthesis))
+    results, usage = asyncio.run(_synthesize(llm, rows, synthesis, context.run_id))
     frames = tables(results, {row["id"]: row for row in rows})
     chats, quarantine = frames["synthesized_chats"], frames["synthesized_chats_quarantine"]
     context.log.info(f"{len(chats)} chats from {len(items)} items, {len(quarantine)} quarantined")

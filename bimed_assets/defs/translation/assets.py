@@ -58,7 +58,7 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     results, usages = [], []
     for chunk in list(selected.iter_slices(config.chunk_size)) or [selected]:
         chunk_results, chunk_usage = translate_parallel(
-            llm.llm_config(), chunk.to_dicts(), scoring, config.processes)
+            llm.llm_config(context.run_id), chunk.to_dicts(), scoring, config.processes)
         results += chunk_results
         usages.append(chunk_usage)
         context.log.info(f"translated {len(results)}/{len(selected)} items")
