@@ -50,7 +50,7 @@ class StepSummaryHandler(logging.Handler):
             return
         try:
             line = self._line(event, meta.get("run_id") or "", meta.get("job_name") or "")
-        except Exception:  # a summary must never break a run
+        except Exception:  # noqa: BLE001 - a summary must never break a run
             self.handleError(record)
             return
         if line:
