@@ -85,7 +85,7 @@ def train_bench(path: Path, args, out_dir: Path) -> tuple[dict, torch.nn.Module]
     ids = torch.randint(0, model.config.vocab_size, (cfg.max_steps, args.seq_len)).tolist()
     timer = StepTimer()
     trainer = SFTTrainer(model=model, args=sft_config(cfg), train_dataset=Dataset.from_dict({"input_ids": ids}),
-                         peft_config=lora_config(args.rank, args.alpha), callbacks=[timer.callback])
+                         peft_config=lora_config(model.config.num_hidden_layers, args.rank, args.alpha), callbacks=[timer.callback])
     check_coverage(trainer.model, model.config.num_hidden_layers)
     trainable, total = trainer.model.get_nb_trainable_parameters()
     trainer.train()

@@ -60,6 +60,18 @@ class EvalConfig:
 
 
 @dataclass
+class ExportConfig:
+    model_path: str
+    adapter_path: str
+    output_dir: str
+    # The base as the adapter was trained on it (`auto`/`nf4`: its 4-bit weights, dequantized for the merge).
+    quantize: str = "auto"
+    dtype: str = "bfloat16"
+    # Where the merge runs: `auto` = the GPU when there is one; `cpu` when the dense model does not fit the GPU.
+    device: str = "auto"
+
+
+@dataclass
 class TinyConfig:
     corpus: str
     output_dir: str

@@ -89,10 +89,10 @@ def train(context, cfg: TrainConfig) -> dict:
         args=sft_config(cfg),
         train_dataset=read_chats(cfg.corpus, cfg.limit),
         processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora_rank, cfg.lora_alpha),
+        peft_config=lora_config(model.config.num_hidden_layers, cfg.lora_rank, cfg.lora_alpha),
         callbacks=[progress],
     )
-    coverage = check_coverage(trainer.model, model.config.num_hidden_layers)
+    coverage = check_coverage(trainer.model, model.config.num_hidden_layers, quantized=cfg.quantize != "none")
     trainable, total = trainer.model.get_nb_trainable_parameters()
     share = 100 * trainable / total
     log(context, f"trainable parameters {trainable:,} of {total:,} ({share:.3f}%); LoRA on {dict(coverage)}")

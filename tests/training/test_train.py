@@ -1,5 +1,5 @@
-"""The CPU path end to end: QLoRA-style training of the tiny Mixtral under a real Pipes session, resume, and
-evaluating the saved adapter."""
+"""The CPU path end to end: QLoRA training of the tiny Mixtral (NF4 attention and fused experts, as on a GPU)
+under a real Pipes session, resume, evaluating the saved adapter, and the merged export."""
 
 import json
 import sys
@@ -9,14 +9,18 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from torch.nn.utils import parametrize
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from training_jobs.config import EvalConfig, refuse_unverified
+from training_jobs.config import EvalConfig, ExportConfig, refuse_unverified
 from training_jobs.evaluate import load_model, read_items
+from training_jobs.export import export_merged
 from training_jobs.mcqa import build_prompt, encode_pair, loglikelihoods
-from training_jobs.model import adapter_coverage, check_coverage, lora_config
+from training_jobs.model import adapter_coverage, check_coverage, load_base, lora_config
 from training_jobs.pipes import config_from
+from training_jobs.quantize import EXPERT_PARAMS, storage_bytes
 from training_jobs.train import TrainConfig
 from training_jobs.train import main as train_main
 
@@ -64,12 +68,50 @@ def test_pipes_metadata_reports_training(trained):
     assert last < first - 0.1, history  # the loss goes down on the tiny set
 
 
-def test_adapter_loads_with_peft(trained, tiny_model):
+def test_experts_are_stored_in_4bit(tiny_model):
+    model = load_base(str(tiny_model), "nf4")
+    experts = model.model.layers[0].mlp.experts
+    for name in EXPERT_PARAMS:
+        assert parametrize.is_parametrized(experts, name)
+        assert experts.parametrizations[name].original.dtype == torch.uint8
+    bf16_bytes = 2 * sum(getattr(experts, name).numel() for name in EXPERT_PARAMS)
+    stored = storage_bytes(experts)
+    assert stored["dense"] == 0
+    assert stored["nf4_data"] + stored["quant_state"] <= 0.35 * bf16_bytes, stored
+    dense = AutoModelForCausalLM.from_pretrained(tiny_model).model.layers[0].mlp.experts
+    for name in EXPERT_PARAMS:  # NF4 keeps every weight within a block's quantization step
+        error = (getattr(experts, name) - getattr(dense, name)).abs().max()
+        assert 0 < error < 0.2 * getattr(dense, name).abs().max()
+
+
+def test_unquantized_expert_fails_the_coverage_check_when_4bit_was_asked(tiny_model):
+    model = get_peft_model(load_base(str(tiny_model), "nf4"), lora_config(2, rank=4, alpha=8))
+    assert check_coverage(model, 2, quantized=True) == KINDS
+    experts = model.base_model.model.model.layers[1].mlp.experts.get_base_layer()
+    parametrize.remove_parametrizations(experts, "down_proj", leave_parametrized=False)
+    experts.down_proj = torch.nn.Parameter(torch.zeros(4, 64, 128), requires_grad=False)
+    with pytest.raises(RuntimeError, match=r"not quantized: \['base_model.model.model.layers.1.mlp.experts.down_proj'\]"):
+        check_coverage(model, 2, quantized=True)
+
+
+def test_lora_on_4bit_experts_leaves_no_parametrization_behind(tiny_model):
+    """PEFT adds each expert LoRA as a parametrization for one forward; on top of the NF4 one it must go again."""
+    model = get_peft_model(load_base(str(tiny_model), "nf4"), lora_config(2, rank=4, alpha=8))
+    ids = torch.tensor([[5, 6, 7, 8]])
+    first = model(input_ids=ids).logits
+    second = model(input_ids=ids).logits
+    experts = model.base_model.model.model.layers[0].mlp.experts.get_base_layer()
+    assert [len(experts.parametrizations[name]) for name in EXPERT_PARAMS] == [1, 1]
+    assert torch.equal(first, second)
+
+
+def test_adapter_loads_with_peft_on_a_4bit_base(trained, tiny_model):
     meta = trained
     adapter = Path(meta["adapter_dir"])
     assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), adapter)
+    model = PeftModel.from_pretrained(load_base(str(tiny_model), "nf4"), adapter)
     assert adapter_coverage(model) == KINDS
+    assert check_coverage(model, 2, quantized=True) == KINDS
     experts_b = model.base_model.model.model.layers[0].mlp.experts.lora_B["default"].weight
     assert experts_b.abs().sum() > 0  # trained, not the zero initialisation
 
@@ -111,7 +153,7 @@ def test_base_scores_with_the_adapter_switched_off_are_the_base_models(trained, 
     items = tmp_path / "items.parquet"
     pq.write_table(pa.Table.from_pylist(mcqa_items), items)
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    base = load_base(str(tiny_model), "nf4", router_aux_loss_coef=0.0).eval()
     adapted = load_model(EvalConfig(str(tiny_model), str(items), adapter_path=trained["adapter_dir"]))
     prompt = build_prompt(mcqa_items[0]["question"], mcqa_items[0]["options"], "en")
     pairs = [encode_pair(tok, prompt, " " + c) for c in mcqa_items[0]["options"]]
@@ -120,6 +162,28 @@ def test_base_scores_with_the_adapter_switched_off_are_the_base_models(trained, 
         switched_off = loglikelihoods(adapted, pairs)
     assert switched_off == pytest.approx(plain, abs=1e-5)
     assert loglikelihoods(adapted, pairs) != pytest.approx(plain, abs=1e-3)
+
+
+def test_merged_export_scores_as_base_plus_adapter(trained, tiny_model, mcqa_items, tmp_path):
+    """The merged model (dense float32 here) gives the MCQA log-likelihoods of the 4-bit base + adapter, and is a
+    plain transformers model with the tokenizer and chat template."""
+    out = tmp_path / "merged"
+    facts = export_merged(ExportConfig(str(tiny_model), trained["adapter_dir"], str(out), dtype="float32"))
+    assert facts["chat_template"] and facts["size_bytes"] > 0
+    assert "quantization_config" not in json.loads((out / "config.json").read_text())
+    merged = AutoModelForCausalLM.from_pretrained(out).eval()
+    assert merged.config.output_router_logits is False and merged.config.use_cache is True
+    tok = AutoTokenizer.from_pretrained(out)
+    assert tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False) == "<s>[INST] hi [/INST]"
+    adapted = load_model(EvalConfig(str(tiny_model), "unused", adapter_path=trained["adapter_dir"]))
+    pairs = []
+    for item in mcqa_items:
+        prompt = build_prompt(item["question"], item["options"], item["language"])
+        pairs += [encode_pair(tok, prompt, " " + c) for c in item["options"]]
+    expected, got = loglikelihoods(adapted, pairs), loglikelihoods(merged, pairs)
+    assert max(abs(a - b) for a, b in zip(expected, got)) <= 1e-3
+    with adapted.disable_adapter():
+        assert loglikelihoods(adapted, pairs) != pytest.approx(got, abs=1e-2)  # the adapter is in the merge
 
 
 def test_unverified_items_are_refused_unless_allowed(mcqa_items, tmp_path):
@@ -135,11 +199,11 @@ def test_unverified_items_are_refused_unless_allowed(mcqa_items, tmp_path):
 
 
 def test_missing_expert_or_router_adapter_fails_loudly(tiny_model):
-    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    base = load_base(str(tiny_model), "none")
     attention_only = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
     with pytest.raises(RuntimeError, match="experts.gate_up_proj.*router|router.*experts"):
         check_coverage(attention_only, 2)
-    full = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), lora_config(rank=4, alpha=8))
+    full = get_peft_model(load_base(str(tiny_model), "none"), lora_config(2, rank=4, alpha=8))
     assert check_coverage(full, 2) == KINDS
 
 
