@@ -101,8 +101,7 @@ def config_path() -> Path | None:
 
 
 def _absolute(value: str, base: Path) -> str:
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base / path)
+    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))  # an absolute value stays itself
 
 
 def _section(data: Mapping, name: str, allowed: type[dg.ConfigurableResource], where: str) -> dict:

@@ -5,6 +5,11 @@ inputs changed (selection by a hash of the id, one request per item and round or
 unchanged sources makes no LLM call, and a night after a small change pays only for the items that changed.
 Running by default: the point of the nightly build is that nobody has to remember it, and it costs nothing
 when nothing changed. ``BIMED_NIGHTLY_CRON`` sets another time (cron syntax, UTC).
+
+Its runs carry no run config on purpose: what they build (source locations, mix, weights, licences, caps, the
+corpus directory) comes from the project settings file (``bimed_assets.settings``) through the job's resources
+and default config, the same as a manual run's; a source configured but absent is left out, never replaced by
+the bundled sample.
 """
 
 import os
