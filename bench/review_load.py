@@ -124,7 +124,7 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
     service.import_items(make_item(f"load-{n:06d}", source=("medqa", "pubmedqa")[n % 2]) for n in range(items))
     tokens = []
     for n in range(reviewers):
-        service.create_reviewer(f"load{n}", "password123")
+        service.create_reviewer(f"load{n}", "amber-falcon-42-tide")
         tokens.append(service.issue_token(f"load{n}"))
     port = _port()
     env = {**os.environ, "BIMED_REVIEW_SECRET": uuid.uuid4().hex * 2}

@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=("reviewer", "admin"), default="reviewer")
     token = sub.add_parser("token", help="issue a new API token for a reviewer (printed once)")
     token.add_argument("username")
+    # Cutting a reviewer off: each takes effect at once in every server process (nothing is cached).
+    for name, help_ in (("disable", "disable a reviewer: sessions ended, token revoked, leases freed, no login"),
+                        ("enable", "enable a disabled reviewer again"),
+                        ("revoke-token", "revoke a reviewer's API token"),
+                        ("end-sessions", "end every login session of a reviewer"),
+                        ("reset-password", "set a new password (asked, or $BIMED_REVIEW_PASSWORD); ends sessions")):
+        sub.add_parser(name, help=help_).add_argument("username")
     imp = sub.add_parser("import", help="import the translation review queue (Parquet)")
     imp.add_argument("path", nargs="?", type=Path, default=None)
     exp = sub.add_parser("export", help="export decisions to .parquet or .jsonl")
@@ -38,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the web app (needs $BIMED_REVIEW_SECRET)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8100)
-    serve.add_argument("--https-only", action="store_true", help="mark the session cookie Secure")
+    serve.add_argument("--https-only", action="store_true", help="mark the session cookie Secure, send HSTS")
+    serve.add_argument("--trusted-proxy", default=None, metavar="IPS",
+                       help="comma-separated addresses of reverse proxies whose X-Forwarded-For is believed "
+                            "(default: none; the login throttle counts the peer address)")
     # Reviewers pause for seconds between actions: with uvicorn's 5 s default most actions would reconnect,
     # and a request sent as the server drops an idle connection fails.
     serve.add_argument("--keep-alive", type=int, default=75, help="seconds an idle connection is kept open")
@@ -60,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
             print(service.create_reviewer(args.username, password, args.role))
         elif args.command == "token":
             print(service.issue_token(args.username))
+        elif args.command in ("disable", "enable"):
+            service.set_disabled(args.username, args.command == "disable")
+            print(f"{args.username}: {args.command}d")
+        elif args.command == "revoke-token":
+            service.revoke_token(args.username)
+            print(f"{args.username}: token revoked")
+        elif args.command == "end-sessions":
+            print(f"{args.username}: {service.end_sessions(args.username)} session(s) ended")
+        elif args.command == "reset-password":
+            service.reset_password(args.username, _password())
+            print(f"{args.username}: password reset, sessions ended")
         elif args.command == "import":
             print(service.import_queue(args.path or _queue_default()))
         elif args.command == "export":
@@ -81,7 +102,9 @@ def _serve(service: ReviewService, args: argparse.Namespace) -> None:
 
     from translation_review.web.app import app_from_env, create_app
 
-    options = {"host": args.host, "port": args.port, "timeout_keep_alive": args.keep_alive}
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a local client could pick its address.
+    options = {"host": args.host, "port": args.port, "timeout_keep_alive": args.keep_alive,
+               "proxy_headers": bool(args.trusted_proxy), "forwarded_allow_ips": args.trusted_proxy or ""}
     if args.workers == 1:
         uvicorn.run(create_app(service, https_only=args.https_only, threads=args.threads), **options)
         return

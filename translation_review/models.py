@@ -20,6 +20,33 @@ class Reviewer(Base):
     role: Mapped[str] = mapped_column(String(16))  # reviewer | admin
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the API token
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # The username's confusable skeleton (usernames.skeleton): unique, so "adrnin" cannot join beside "admin".
+    skeleton: Mapped[str] = mapped_column(String(64), unique=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)  # set: no login, no session, no token
+
+
+class LoginSession(Base):
+    """A server-side login session: the cookie carries a random id, the store its SHA-256. Deleting the row
+    (logout, an admin ending a reviewer's sessions) ends it at once in every server process."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)  # absolute: a session is never extended
+
+
+class Draft(Base):
+    """A reviewer's unsaved work on an item, written as they type: kept when the lease lapses or the item
+    changes under them, dropped when they decide it."""
+
+    __tablename__ = "drafts"
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id", ondelete="CASCADE"), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), primary_key=True)
+    item_version: Mapped[int] = mapped_column(Integer)  # the version the reviewer was editing
+    translation: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Item(Base):

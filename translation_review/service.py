@@ -18,14 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from cachetools import TTLCache
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bimed_assets.translation import documents
-from translation_review import db, passwords, queue_file
-from translation_review.models import AuditEntry, Claim, Decision, Item, ItemCheck, Reviewer
+from bimed_assets import text_safety
+from bimed_assets.translation import documents, fidelity
+from translation_review import db, passwords, queue_file, usernames
+from translation_review.models import (
+    AuditEntry,
+    Claim,
+    Decision,
+    Draft,
+    Item,
+    ItemCheck,
+    LoginSession,
+    Reviewer,
+)
 
 ROLES = ("reviewer", "admin")
 ACTIONS = ("approve", "edit", "reject")
@@ -34,10 +43,11 @@ ACTIONS = ("approve", "edit", "reject")
 BANDS: dict[str, tuple[float, float] | None] = {
     "unscored": None, "below 60": (0, 60), "60–75": (60, 75), "75 and above": (75, 1000),
 }
-# How long a token or session → reviewer lookup is reused: every API call authenticates, and this saves it a
-# query. The price: a replaced token keeps working for up to this long in every server process (tokens are
-# issued by the CLI, in its own process; only a service that replaces a token itself forgets it at once).
-CALLER_TTL = 10.0
+# A login session ends this long after the login, whatever the activity: a copied cookie cannot be kept alive.
+SESSION_LIFETIME = timedelta(hours=12)
+# Caps on what a reviewer sends: a field of a medical text is a few thousand characters at most.
+MAX_FIELD_CHARS = 20_000
+MAX_REASON_CHARS = 2_000
 DECISION_LOCK = 7_202_613  # PostgreSQL advisory lock key: decisions commit in id order (the sensor cursor)
 
 
@@ -63,6 +73,19 @@ class AlreadyDecided(ReviewError):
 
 class InvalidDecision(ReviewError):
     pass
+
+
+class InvalidInput(ReviewError):
+    """A username, password or text that breaks a rule; the message says which."""
+
+
+class ChecksFailed(ReviewError):
+    """An edit failed the pipeline's clinical-fidelity checks; saving it needs an explicit confirmation."""
+
+    def __init__(self, failures: Sequence[fidelity.Failure]):
+        self.failures = list(failures)
+        super().__init__("the edit fails the fidelity checks: " + "; ".join(map(str, self.failures))
+                         + " — correct it, or confirm that it is right")
 
 
 def utcnow() -> datetime:
@@ -135,6 +158,15 @@ class ItemView:
     decision: DecisionView | None = None
 
 
+@dataclass(frozen=True)
+class DraftView:
+    item_id: str
+    item_version: int
+    translation: dict
+    reason: str | None
+    updated_at: datetime
+
+
 @dataclass
 class ImportResult:
     added: int = 0
@@ -153,9 +185,10 @@ class ReviewService:
         self.postgres = self.engine.dialect.name == "postgresql"
         self._writer = self.engine.execution_options(write=True)
         self._writers = db.writer_lock(self.engine)
-        # bounded: random bearer tokens cannot grow it without limit
-        self._callers: TTLCache = TTLCache(maxsize=10_000, ttl=CALLER_TTL)
-        self._callers_lock = threading.Lock()
+        # id → reviewer for the acting reviewer of a write: names and roles never change, and a reviewer is
+        # never deleted. Who may act is decided per request, uncached (see reviewer_for_session).
+        self._names: dict[int, ReviewerView] = {}
+        self._names_lock = threading.Lock()
         if migrate:
             db.migrate(self.engine)
 
@@ -181,77 +214,137 @@ class ReviewService:
     def create_reviewer(self, username: str, password: str, role: str = "reviewer",
                         actor: str = "cli") -> ReviewerView:
         if role not in ROLES:
-            raise ReviewError(f"role must be one of {', '.join(ROLES)}")
-        if not username.strip() or len(password) < 8:
-            raise ReviewError("a username and a password of at least 8 characters are needed")
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        try:
+            usernames.check(username)
+            passwords.check_policy(password, username)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        skeleton = usernames.skeleton(username)
         try:
             with self._write() as s:
-                reviewer = Reviewer(username=username.strip(), password_hash=passwords.hash_password(password),
-                                    role=role, created_at=self.clock())
+                taken = s.scalar(select(Reviewer.username).where(Reviewer.skeleton == skeleton))
+                if taken is not None:
+                    raise InvalidInput(f"username {username!r} refused: it reads like the existing {taken!r}")
+                reviewer = Reviewer(username=username, password_hash=passwords.hash_password(password),
+                                    role=role, created_at=self.clock(), skeleton=skeleton)
                 s.add(reviewer)
                 s.flush()
                 self._audit(s, actor, "create_reviewer", after={"username": reviewer.username, "role": role})
                 return _reviewer(reviewer)
-        except IntegrityError:
-            raise ReviewError(f"reviewer {username!r} already exists") from None
+        except IntegrityError:  # a concurrent creation of the same (or a look-alike) name
+            raise InvalidInput(f"username {username!r} refused: it exists, or reads like one that does") from None
 
     def authenticate(self, username: str, password: str) -> ReviewerView | None:
+        """The reviewer if the password is right and the account is enabled (the hash is verified either way:
+        the time taken does not tell which names exist or are disabled)."""
         with self._read() as s:
             reviewer = s.scalar(select(Reviewer).where(Reviewer.username == username))
             ok = passwords.verify(reviewer.password_hash if reviewer else None, password)
-            return _reviewer(reviewer) if ok else None
+            return _reviewer(reviewer) if ok and reviewer.disabled_at is None else None
 
-    def issue_token(self, username: str, actor: str = "cli") -> str:
-        """A new API token for the reviewer (replacing any previous one); only its hash is stored."""
-        token = passwords.new_token()
+    def start_session(self, reviewer_id: int) -> str:
+        """A new login session; returns the id the cookie carries (only its hash is stored)."""
+        session_id = passwords.new_token()
+        now = self.clock()
         with self._write() as s:
-            reviewer = s.scalar(select(Reviewer).where(Reviewer.username == username))
-            if reviewer is None:
-                raise NotFound(f"no reviewer {username!r}")
-            replaced = reviewer.token_hash
-            reviewer.token_hash = passwords.token_hash(token)
-            self._audit(s, actor, "issue_token", after={"username": username})
-        # After the commit: a lookup in between would read the old hash and cache it again.
-        with self._callers_lock:
-            self._callers.pop(("token", replaced), None)
-        return token
+            s.add(LoginSession(id=passwords.token_hash(session_id), reviewer_id=reviewer_id, created_at=now,
+                               expires_at=now + SESSION_LIFETIME))
+            # Housekeeping while the lock is held anyway: lapsed sessions of this reviewer go.
+            s.execute(delete(LoginSession).where(LoginSession.reviewer_id == reviewer_id,
+                                                 LoginSession.expires_at <= now))
+        return session_id
+
+    def end_session(self, session_id: str) -> None:
+        with self._write() as s:
+            s.execute(delete(LoginSession).where(LoginSession.id == passwords.token_hash(session_id)))
+
+    def reviewer_for_session(self, session_id: str) -> ReviewerView | None:
+        """Who holds this live session, if enabled. Looked up on every request (one primary-key read, no
+        cache): a logout, an ended session or a disabled account takes effect at once in every process."""
+        with self._read() as s:
+            reviewer = s.scalar(select(Reviewer).join(LoginSession, LoginSession.reviewer_id == Reviewer.id).where(
+                LoginSession.id == passwords.token_hash(session_id), LoginSession.expires_at > self.clock(),
+                Reviewer.disabled_at.is_(None)))
+            return _reviewer(reviewer) if reviewer else None
 
     def reviewer_for_token(self, token: str) -> ReviewerView | None:
-        """Who holds this API token; answered from a cache for ``CALLER_TTL`` seconds (see there)."""
-        digest = passwords.token_hash(token)
+        """Who holds this API token, if enabled; uncached, like sessions."""
+        with self._read() as s:
+            reviewer = s.scalar(select(Reviewer).where(Reviewer.token_hash == passwords.token_hash(token),
+                                                       Reviewer.disabled_at.is_(None)))
+            return _reviewer(reviewer) if reviewer else None
 
-        def lookup() -> ReviewerView | None:
-            with self._read() as s:
-                reviewer = s.scalar(select(Reviewer).where(Reviewer.token_hash == digest))
-                return _reviewer(reviewer) if reviewer else None
+    def issue_token(self, username: str, actor: str = "cli") -> str:
+        """A new API token for the reviewer (replacing any previous one at once); only its hash is stored."""
+        token = passwords.new_token()
+        with self._write() as s:
+            reviewer = self._by_name(s, username)
+            reviewer.token_hash = passwords.token_hash(token)
+            self._audit(s, actor, "issue_token", after={"username": username})
+        return token
 
-        return self._cached_caller(("token", digest), lookup)
+    def revoke_token(self, username: str, actor: str = "cli") -> None:
+        with self._write() as s:
+            self._by_name(s, username).token_hash = None
+            self._audit(s, actor, "revoke_token", after={"username": username})
+
+    def end_sessions(self, username: str, actor: str = "cli") -> int:
+        """Ends every login session of the reviewer; returns how many."""
+        with self._write() as s:
+            reviewer = self._by_name(s, username)
+            ended = s.execute(delete(LoginSession).where(LoginSession.reviewer_id == reviewer.id)).rowcount
+            self._audit(s, actor, "end_sessions", after={"username": username, "sessions": ended})
+            return ended
+
+    def set_disabled(self, username: str, disabled: bool, actor: str = "cli") -> None:
+        """Disabling cuts the reviewer off at once: sessions ended, token revoked, no login, leases freed."""
+        with self._write() as s:
+            reviewer = self._by_name(s, username)
+            reviewer.disabled_at = self.clock() if disabled else None
+            if disabled:
+                reviewer.token_hash = None
+                s.execute(delete(LoginSession).where(LoginSession.reviewer_id == reviewer.id))
+                s.execute(update(Claim).where(Claim.reviewer_id == reviewer.id)
+                          .values(reviewer_id=None, claimed_at=None, expires_at=None))
+            self._audit(s, actor, "disable" if disabled else "enable", after={"username": username})
+
+    def reset_password(self, username: str, password: str, actor: str = "cli") -> None:
+        """A new password (the policy applies); every session of the reviewer ends."""
+        try:
+            passwords.check_policy(password, username)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        with self._write() as s:
+            reviewer = self._by_name(s, username)
+            reviewer.password_hash = passwords.hash_password(password)
+            s.execute(delete(LoginSession).where(LoginSession.reviewer_id == reviewer.id))
+            self._audit(s, actor, "reset_password", after={"username": username})
 
     def get_reviewer(self, reviewer_id: int) -> ReviewerView | None:
-        def lookup() -> ReviewerView | None:
+        with self._names_lock:
+            found = self._names.get(reviewer_id)
+        if found is None:
             with self._read() as s:
                 reviewer = s.get(Reviewer, reviewer_id)
-                return _reviewer(reviewer) if reviewer else None
-
-        return self._cached_caller(("id", reviewer_id), lookup)
-
-    def _cached_caller(self, key: tuple, lookup: Callable[[], ReviewerView | None]) -> ReviewerView | None:
-        with self._callers_lock:
-            found = self._callers.get(key)
-        if found is not None:
-            return found
-        found = lookup()  # outside the lock: a concurrent miss may look up twice, harmlessly
-        if found is not None:  # unknown tokens and ids are not remembered: they may exist a moment later
-            with self._callers_lock:
-                self._callers[key] = found
+                found = _reviewer(reviewer) if reviewer else None
+            if found is not None:
+                with self._names_lock:
+                    self._names[reviewer_id] = found
         return found
+
+    def _by_name(self, s: Session, username: str) -> Reviewer:
+        reviewer = s.scalar(select(Reviewer).where(Reviewer.username == username))
+        if reviewer is None:
+            raise NotFound(f"no reviewer {username!r}")
+        return reviewer
 
     def reviewers(self) -> list[dict[str, Any]]:
         """Every reviewer with their decision counts, for the admin page."""
         with self._read() as s:
             counts = dict(s.execute(select(Decision.reviewer_id, func.count()).group_by(Decision.reviewer_id)).all())
             return [{"id": r.id, "username": r.username, "role": r.role, "decisions": counts.get(r.id, 0),
-                     "created_at": r.created_at}
+                     "created_at": r.created_at, "disabled": r.disabled_at is not None}
                     for r in s.scalars(select(Reviewer).order_by(Reviewer.username))]
 
     # -- import -----------------------------------------------------------------------------------------
@@ -381,12 +474,17 @@ class ReviewService:
     # -- decisions --------------------------------------------------------------------------------------
 
     def decide(self, item_id: str, reviewer_id: int, version: int, action: str,
-               translation: Mapping[str, Any] | None = None, reason: str | None = None) -> DecisionView:
+               translation: Mapping[str, Any] | None = None, reason: str | None = None,
+               confirm_checks: bool = False) -> DecisionView:
         """Record the reviewer's decision on the version of the item they saw. Refused (nothing written) if
-        the item changed since (``StaleVersion``), was decided (``AlreadyDecided``), or the reviewer no
-        longer holds its lease (``NotClaimed``)."""
+        the item changed since (``StaleVersion``), was decided (``AlreadyDecided``), the reviewer no longer
+        holds its lease (``NotClaimed``), or an edit fails the fidelity checks and ``confirm_checks`` is not
+        set (``ChecksFailed``; a confirmed edit records the failures it was saved with in the audit log).
+        Invisible formatting characters are removed from what is stored, and the audit says which."""
         if action not in ACTIONS:
             raise InvalidDecision(f"action must be one of {', '.join(ACTIONS)}")
+        reason = _checked_reason(reason)
+        translation, removed = _checked_translation(translation) if translation is not None else (None, None)
         reviewer = self._known(reviewer_id)
         with self._write() as s:
             now = self.clock()
@@ -401,6 +499,11 @@ class ReviewService:
             if claim.reviewer_id != reviewer_id or claim.expires_at is None or claim.expires_at <= now:
                 raise NotClaimed(f"your lease on item {item_id} has expired or was released; claim it again")
             final = _final_translation(item, action, translation, reason)
+            if action == "approve":  # a machine translation with a bidi control is stored without it
+                final, removed = text_safety.strip_document(final)
+            failures = _new_failures(item, final) if action == "edit" else []
+            if failures and not confirm_checks:
+                raise ChecksFailed(failures)
             before = {"status": item.status, "version": item.version, "translation": item.best_translation}
             item.status, item.version, item.updated_at = "decided", item.version + 1, now
             claim.reviewer_id = claim.claimed_at = claim.expires_at = None
@@ -413,10 +516,54 @@ class ReviewService:
                                 reason=(reason or "").strip() or None, item_version=version, decided_at=now)
             s.add(decision)
             s.flush()
-            self._audit(s, reviewer.username, f"decide:{action}", item_id, before,
-                        {"status": "decided", "version": item.version, "decision_id": decision.id,
-                         "translation": final, "reason": decision.reason})
+            s.execute(delete(Draft).where(Draft.item_id == item_id))
+            after = {"status": "decided", "version": item.version, "decision_id": decision.id,
+                     "translation": final, "reason": decision.reason}
+            if failures:
+                after["confirmed_check_failures"] = [str(f) for f in failures]
+            if removed:
+                after["removed_invisible"] = text_safety.summary(removed)
+            self._audit(s, reviewer.username, f"decide:{action}", item_id, before, after)
             return _decision(decision, item, reviewer.username)
+
+    def renew(self, item_id: str, reviewer_id: int) -> datetime:
+        """Extends the reviewer's live lease (the page calls this while the reviewer is active)."""
+        with self._write() as s:
+            now = self.clock()
+            renewed = s.execute(update(Claim).where(Claim.item_id == item_id, Claim.reviewer_id == reviewer_id,
+                                                    Claim.expires_at > now)
+                                .values(expires_at=now + self.lease)).rowcount
+        if not renewed:
+            raise NotClaimed(f"your lease on item {item_id} has expired or was released; your draft is kept")
+        return now + self.lease
+
+    # -- drafts -----------------------------------------------------------------------------------------
+
+    def save_draft(self, item_id: str, reviewer_id: int, version: int, translation: Mapping[str, Any],
+                   reason: str | None = None) -> DraftView:
+        """Keeps the reviewer's unsaved work, whether or not they still hold the lease."""
+        reason = _checked_reason(reason)
+        translation, _ = _checked_translation(translation, strip=False)  # kept as typed; shown with markers
+        with self._write() as s:
+            now = self.clock()
+            item = self._item(s, item_id)
+            if item.status == "decided":
+                raise AlreadyDecided(f"item {item_id} is already decided")
+            draft = s.get(Draft, (item_id, reviewer_id))
+            if draft is None:
+                draft = Draft(item_id=item_id, reviewer_id=reviewer_id)
+                s.add(draft)
+            draft.item_version, draft.translation, draft.reason, draft.updated_at = version, translation, reason, now
+            return _draft(draft)
+
+    def get_draft(self, item_id: str, reviewer_id: int) -> DraftView | None:
+        with self._read() as s:
+            draft = s.get(Draft, (item_id, reviewer_id))
+            return _draft(draft) if draft else None
+
+    def discard_draft(self, item_id: str, reviewer_id: int) -> None:
+        with self._write() as s:
+            s.execute(delete(Draft).where(Draft.item_id == item_id, Draft.reviewer_id == reviewer_id))
 
     def decisions_since(self, cursor: int = 0, limit: int = 1000) -> list[DecisionView]:
         """Decisions with id > cursor, in id order; the last id is the next cursor (for a Dagster sensor)."""
@@ -520,12 +667,26 @@ def _item_values(record: Mapping[str, Any]) -> dict[str, Any]:
     document, attempts = record["document"], record["attempts"]
     fingerprint = hashlib.sha256(json.dumps([document, attempts], sort_keys=True, ensure_ascii=False)
                                  .encode()).hexdigest()
+    best = _best_attempt(attempts, record["best_round"], record["best_score"])
+    best_round = best["round"] if best else record["best_round"]
     return {"item_id": record["item_id"], "source": record["source"], "task": record["task"],
             "document": document, "attempts": attempts, "rounds": record["rounds"],
-            "best_round": record["best_round"], "best_score": record["best_score"],
-            "best_translation": record["best_translation"], "reasons": list(record["reasons"] or []),
-            "failed_checks": queue_file.failed_checks(attempts, record["best_round"]),
+            "best_round": best_round, "best_score": record["best_score"],
+            "best_translation": (best or {}).get("translation") or record["best_translation"],
+            # the feedback of the round that is shown and pre-filled, not of another one
+            "reasons": [*best.get("fidelity", []), *best.get("judge_errors", [])] if best
+            else list(record["reasons"] or []),
+            "failed_checks": queue_file.failed_checks(attempts, best_round),
             "fingerprint": fingerprint}
+
+
+def _best_attempt(attempts: Sequence[Mapping[str, Any]], best_round: int,
+                  best_score: float | None) -> Mapping[str, Any] | None:
+    """The round a reviewer starts from: the pipeline's best scored one; when no round was scored (each failed
+    a fidelity check), the one with the fewest failures, the latest on a tie."""
+    if best_score is None and attempts:
+        return min(reversed(attempts), key=lambda a: len(a.get("fidelity") or []))
+    return next((a for a in attempts if a["round"] == best_round), None)
 
 
 def _view(item: Item, claimed_by: str | None, lease_expires: datetime | None,
@@ -567,16 +728,52 @@ def _final_translation(item: Item, action: str, translation: Mapping[str, Any] |
     return dict(translation)
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
+def _strings(value: Any) -> Iterator[Any]:
+    """The leaves of a translation but its roles: text, or anything else a malformed request put there."""
+    if isinstance(value, Mapping):
         for key, inner in value.items():
             if key != "role":
                 yield from _strings(inner)
-    else:
+    elif isinstance(value, list | tuple):
         for inner in value:
             yield from _strings(inner)
+    else:
+        yield value
+
+
+def _new_failures(item: Item, edited: Mapping[str, Any]) -> list[fidelity.Failure]:
+    """The pipeline's fidelity failures of an edit that the machine translation did not already have (those
+    are on the page as the item's failed checks; a reviewer fixing one field is not held up by another)."""
+    known = {str(f) for f in fidelity.check_item(item.document, item.best_translation)}
+    return [f for f in fidelity.check_item(item.document, edited) if str(f) not in known]
+
+
+def _checked_reason(reason: str | None) -> str | None:
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    if reason is not None and text_safety.has_surrogate(reason):
+        raise InvalidInput("the reason contains an invalid character (a lone UTF-16 surrogate)")
+    return reason
+
+
+def _checked_translation(translation: Any, strip: bool = True) -> tuple[dict, Any]:
+    """A reviewer's translation within the caps, as valid text; invisible characters removed (``strip``)."""
+    if not isinstance(translation, Mapping):
+        raise InvalidInput("the translation must be an object of text fields")
+    for text in _strings(translation):
+        if not isinstance(text, str):
+            raise InvalidInput("every field of the translation must be text")
+        if len(text) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"a field of the translation is longer than {MAX_FIELD_CHARS} characters")
+        if text_safety.has_surrogate(text):
+            raise InvalidInput("the translation contains an invalid character (a lone UTF-16 surrogate)")
+    if not strip:
+        return dict(translation), None
+    return text_safety.strip_document(translation)
+
+
+def _draft(draft: Draft) -> DraftView:
+    return DraftView(draft.item_id, draft.item_version, draft.translation, draft.reason, draft.updated_at)
 
 
 def _reviewer(reviewer: Reviewer) -> ReviewerView:

@@ -24,3 +24,7 @@ def make_item(item_id: str, *, source: str = "medqa", task: str = "open_qa", sco
     return {"item_id": item_id, "source": source, "task": task, "document": document, "attempts": attempts,
             "rounds": rounds, "best_round": best["round"], "best_score": best["score"],
             "best_translation": copy.deepcopy(best["translation"]), "reasons": best["judge_errors"]}
+
+
+# Passes the password policy (12+ characters, not common or guessable).
+PASSWORD = "amber-falcon-42-tide"

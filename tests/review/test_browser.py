@@ -26,7 +26,7 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "r
 @pytest.fixture
 def server(tmp_path):
     service = ReviewService(f"sqlite:///{tmp_path / 'review.sqlite'}")
-    service.create_reviewer("amal", "password123")
+    service.create_reviewer("amal", "amber-falcon-42-tide")
     service.import_items([
         make_item("medqa-0001", question="A 45-year-old man takes metformin 500 mg. What is the maximum daily dose?",
                   answer="The maximum dose of metformin is 2550 mg per day, given with meals.",
@@ -60,7 +60,7 @@ def test_review_round_trip_in_chromium(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.goto(f"{base}/login")
         page.fill('input[name="username"]', "amal")
-        page.fill('input[name="password"]', "password123")
+        page.fill('input[name="password"]', "amber-falcon-42-tide")
         page.click("button.primary")
         page.wait_for_url(f"{base}/")
         page.keyboard.press("n")  # start reviewing

@@ -28,7 +28,7 @@ from translation_review.service import (
 
 
 def _reviewers(service: ReviewService, n: int) -> list[int]:
-    return [service.create_reviewer(f"rev{i}", "password123").id for i in range(n)]
+    return [service.create_reviewer(f"rev{i}", "amber-falcon-42-tide").id for i in range(n)]
 
 
 def test_migrations_create_exactly_the_models(service):
@@ -125,13 +125,13 @@ def test_stale_edit_is_refused(service):
     (rid,) = _reviewers(service, 1)
     seen = service.claim_next(rid)
     service.import_items([make_item("s", arabic_answer="ترجمة أحدث", rounds=3)])  # changed under the reviewer
-    edited = {**seen.best_translation, "answer": "تعديل المراجع"}
+    edited = {**seen.best_translation, "answer": "تعديل المراجع 500 mg"}
     with pytest.raises(StaleVersion, match="changed since you opened it"):
         service.decide("s", rid, seen.version, "edit", edited)
     assert service.decisions_since(0) == [] and service.get_item("s").status == "pending"
     fresh = service.get_item("s")
-    decision = service.decide("s", rid, fresh.version, "edit", {**fresh.best_translation, "answer": "تعديل"})
-    assert decision.translation["answer"] == "تعديل"
+    decision = service.decide("s", rid, fresh.version, "edit", {**fresh.best_translation, "answer": "تعديل 500 mg"})
+    assert decision.translation["answer"] == "تعديل 500 mg"
     with pytest.raises(AlreadyDecided):
         service.decide("s", rid, fresh.version + 1, "approve")
 
@@ -207,14 +207,14 @@ def test_export_parquet_and_jsonl(service, tmp_path):
     service.import_items([make_item("e1"), make_item("e2")])
     (rid,) = _reviewers(service, 1)
     item = service.claim_next(rid)
-    service.decide(item.item_id, rid, item.version, "edit", {**item.best_translation, "answer": "مُعدَّل <b>"})
+    service.decide(item.item_id, rid, item.version, "edit", {**item.best_translation, "answer": "مُعدَّل <b> 500 mg"})
     assert service.export_decisions(tmp_path / "d.parquet") == 1
     frame = pl.read_parquet(tmp_path / "d.parquet")
     assert frame["action"].to_list() == ["edit"]
-    assert json.loads(frame["translation"][0])["answer"] == "مُعدَّل <b>"
+    assert json.loads(frame["translation"][0])["answer"] == "مُعدَّل <b> 500 mg"
     assert service.export_decisions(tmp_path / "d.jsonl") == 1
     row = json.loads((tmp_path / "d.jsonl").read_text().splitlines()[0])
-    assert row["translation"]["answer"] == "مُعدَّل <b>" and row["reviewer"] == "rev0"
+    assert row["translation"]["answer"] == "مُعدَّل <b> 500 mg" and row["reviewer"] == "rev0"
 
 
 def test_import_of_a_queue_file(service, tmp_path):

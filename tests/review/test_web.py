@@ -27,8 +27,8 @@ XSS_AR = 'الجرعة <script>alert("ar")</script> <b onmouseover="x()">٥٠٠<
 @pytest.fixture
 def service(tmp_path):
     svc = ReviewService(f"sqlite:///{tmp_path / 'review.sqlite'}")
-    svc.create_reviewer("amal", "password123")
-    svc.create_reviewer("root", "password123", "admin")
+    svc.create_reviewer("amal", "amber-falcon-42-tide")
+    svc.create_reviewer("root", "amber-falcon-42-tide", "admin")
     svc.import_items([make_item("x1", question=XSS_EN, arabic_answer=XSS_AR), make_item("x2")])
     yield svc
     svc.engine.dispose()
@@ -43,7 +43,7 @@ def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def login(client: TestClient, username: str = "amal", password: str = "password123"):
+def login(client: TestClient, username: str = "amal", password: str = "amber-falcon-42-tide"):
     token = _csrf(client.get("/login").text)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token},
                        follow_redirects=False)
@@ -96,7 +96,7 @@ def test_forms_need_the_csrf_token(app, service):
     token = _csrf(client.get("/").text)
     assert client.post("/api/claims/next", json={}, headers={"X-CSRF-Token": token}).status_code == 200
     # and for the login form
-    assert TestClient(app).post("/login", data={"username": "amal", "password": "password123"}).status_code == 403
+    assert TestClient(app).post("/login", data={"username": "amal", "password": "amber-falcon-42-tide"}).status_code == 403
 
 
 def test_reviewers_cannot_reach_admin(app, service):
@@ -105,7 +105,7 @@ def test_reviewers_cannot_reach_admin(app, service):
     assert client.get("/admin").status_code == 403
     assert client.get("/api/admin/reviewers").status_code == 403
     token = _csrf(client.get("/").text)
-    assert client.post("/admin/reviewers", data={"csrf_token": token, "username": "eve", "password": "password123",
+    assert client.post("/admin/reviewers", data={"csrf_token": token, "username": "eve", "password": "amber-falcon-42-tide",
                                                  "role": "admin"}).status_code == 403
     admin = TestClient(app)
     login(admin, "root")
@@ -113,12 +113,20 @@ def test_reviewers_cannot_reach_admin(app, service):
     assert admin.get("/api/admin/reviewers").status_code == 200
 
 
-def test_login_attempts_are_rate_limited(app):
-    client = TestClient(app)
+def test_login_attempts_are_throttled_without_locking_the_user_out(service):
+    app = create_app(service, SECRET, limiter=LoginLimiter(failures=3, window=60, address_failures=20))
+    attacker = TestClient(app, client=("203.0.113.9", 5000))
     for _ in range(3):
-        assert login(client, password="wrong-password").status_code == 401
-    assert login(client).status_code == 429  # even the right password, until the window passes
-    assert login(TestClient(app), "root").status_code == 429  # same client address
+        assert login(attacker, password="wrong-password").status_code == 401
+    assert login(attacker).status_code == 429  # this name from this address, until the window passes
+    for _ in range(17):  # 20 failures from the address in all
+        assert login(attacker, "root", password="wrong-password").status_code in (401, 429)
+    assert login(TestClient(app, client=("203.0.113.9", 5001)), "root").status_code == 429  # the address is
+    # blocked; the user is not: a login from another address works at once
+    assert login(TestClient(app, client=("198.51.100.7", 5000))).status_code == 303
+    # and a forged X-Forwarded-For does not change the address the throttle counts
+    spoofed = TestClient(app, client=("203.0.113.9", 5002), headers={"X-Forwarded-For": "192.0.2.1"})
+    assert login(spoofed).status_code == 429
 
 
 def test_api_with_a_token(app, service):
@@ -174,7 +182,7 @@ def test_every_form_needs_the_csrf_token(app):
         assert client.request(method, path, data={"csrf_token": "forged"}).status_code == 403, path
         assert client.request(method, path, data={}).status_code == 403, path
     assert client.post("/logout", data={}).status_code == 403
-    assert TestClient(app).post("/login", data={"username": "root", "password": "password123"}).status_code == 403
+    assert TestClient(app).post("/login", data={"username": "root", "password": "amber-falcon-42-tide"}).status_code == 403
 
 
 def test_reviewers_cannot_reach_any_admin_function(app, service):
@@ -187,7 +195,7 @@ def test_reviewers_cannot_reach_any_admin_function(app, service):
     for method, path in admin_routes:
         kw = {"data": {"csrf_token": csrf}} if method == "POST" and not path.startswith("/api") else {}
         if method == "POST" and path.startswith("/api"):
-            kw = {"json": {"username": "eve", "password": "password123", "role": "admin"},
+            kw = {"json": {"username": "eve", "password": "amber-falcon-42-tide", "role": "admin"},
                   "headers": {"X-CSRF-Token": csrf}}
         assert by_session.request(method, path, **kw).status_code == 403, (method, path)
         if path.startswith("/api"):
@@ -214,7 +222,6 @@ def test_llm_feedback_round_diffs_and_names_are_escaped(app, service):
     record["reasons"] = record["attempts"][2]["judge_errors"]
     record["best_translation"] = record["attempts"][2]["translation"]
     service.import_items([record])
-    service.create_reviewer('<img src=x onerror=alert("name")>', "password123")
     admin = TestClient(app)
     login(admin, "root")
     page = admin.get("/items/x3").text
@@ -247,7 +254,7 @@ def test_serve_with_two_worker_processes(tmp_path):
     """``serve --workers 2``: each process builds its app from the environment, on the same store."""
     url = f"sqlite:///{tmp_path / 'review.sqlite'}"
     service = ReviewService(url)
-    service.create_reviewer("amal", "password123")
+    service.create_reviewer("amal", "amber-falcon-42-tide")
     service.import_items([make_item("w1"), make_item("w2")])
     token = service.issue_token("amal")
     with socket.socket() as s:

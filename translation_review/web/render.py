@@ -1,7 +1,10 @@
 """Jinja2 environment and the helpers that turn documents into what the review page shows.
 
-Bidi: a Latin run (a drug name, "5 mg", "QT") inside Arabic, or an Arabic quote inside English feedback, is
-wrapped in ``<bdi>`` so that its direction cannot reorder the neutral characters around it.
+Bidi: every text field is its own isolate (an element with ``dir``), and inside it a Latin run (a drug name,
+"5 mg", "QT", "(Enoxaparin)") in Arabic, or an Arabic quote in English feedback, is wrapped in ``<bdi>`` so
+that its direction cannot reorder the neutral characters around it. Invisible and bidi-control characters
+(``bimed_assets.text_safety``) are never passed to the browser as such: each is shown as a visible marker
+(``RLO``, ``ZWSP``…), so that what a reviewer sees is what is stored.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from bimed_assets import text_safety
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.,%/+\-()'’ ]*[A-Za-z0-9%)]|[A-Za-z0-9]")
+# An opening bracket belongs to the run it opens: "(Enoxaparin)" is one isolate, not "(" + "Enoxaparin)".
+_LATIN_RUN = re.compile(r"\(?[A-Za-z0-9][A-Za-z0-9.,%/+\-()'’ ]*[A-Za-z0-9%)]|\(?[A-Za-z0-9]\)?")
 _ARABIC_RUN = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF][\u0600-\u06FF\u0750-\u077F"
                          r"\uFB50-\uFDFF\uFE70-\uFEFF\u064B-\u065F\s،؛؟.]*[\u0600-\u06FF\uFB50-\uFEFF]|"
                          r"[\u0600-\u06FF]")
@@ -27,9 +33,25 @@ _TOKENS = re.compile(r"\s+|[^\s]+")
 
 
 def isolate(text: str | None, lang: str = "ar") -> Markup:
-    """Escape ``text`` and isolate the runs of the other script in ``<bdi>``."""
+    """Escape ``text``, isolate the runs of the other script in ``<bdi>``, and show each invisible character
+    as a marker."""
     if not text:
         return Markup("")
+    return Markup("").join(marker(piece) if label else _isolated_runs(piece, lang)
+                           for piece, label in text_safety.segments(text))
+
+
+def marker(ch: str) -> Markup:
+    """The visible stand-in for an invisible character: its short name, boxed, described on hover."""
+    return Markup('<bdi class="invisible" dir="ltr" title="{}">{}</bdi>').format(
+        text_safety.describe(ch), text_safety.label(ch))
+
+
+def has_invisible(text: str | None) -> bool:
+    return bool(text) and bool(text_safety.find(text, removable_only=False))
+
+
+def _isolated_runs(text: str, lang: str) -> Markup:
     run, direction = (_LATIN_RUN, "ltr") if lang == "ar" else (_ARABIC_RUN, "rtl")
     out, last = [], 0
     for match in run.finditer(text):
@@ -46,11 +68,11 @@ def word_diff(old: str, new: str) -> Markup:
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("delete", "replace"):
-            out.append(Markup("<del>{}</del>").format("".join(a[i1:i2])))
+            out.append(Markup("<del>{}</del>").format(isolate("".join(a[i1:i2]))))
         if op in ("insert", "replace"):
-            out.append(Markup("<ins>{}</ins>").format("".join(b[j1:j2])))
+            out.append(Markup("<ins>{}</ins>").format(isolate("".join(b[j1:j2]))))
         if op == "equal":
-            out.append(escape("".join(a[i1:i2])))
+            out.append(isolate("".join(a[i1:i2])))
     return Markup("").join(out)
 
 
@@ -77,8 +99,12 @@ def fields(document: Mapping[str, Any], translation: Mapping[str, Any]) -> list[
     return out
 
 
-def rebuild(translation: Mapping[str, Any], edits: Mapping[str, str]) -> dict[str, Any]:
-    """``translation`` with the edited fields (path → text) put in; textarea newlines normalized."""
+def rebuild(document: Mapping[str, Any], translation: Mapping[str, Any], edits: Mapping[str, str]) -> dict[str, Any]:
+    """``translation`` with the edited fields (path → text) put in; textarea newlines normalized. A path that
+    is not a text field of the document is refused (``ValueError``), whatever the form sent."""
+    known = {f.path for f in fields(document, translation)}
+    if unknown := sorted(set(edits) - known):
+        raise ValueError(f"unknown field {unknown[0][:80]!r}")
     doc = copy.deepcopy(dict(translation))
     for path, text in edits.items():
         *parents, last = path.split(".")
@@ -97,6 +123,18 @@ def _get(doc: Mapping[str, Any], path: str) -> str:
     except (KeyError, IndexError, ValueError, TypeError):
         return ""
     return node if isinstance(node, str) else ""
+
+
+def failures_by_field(failures: list[Any], document: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Fidelity failures keyed by the review page's field path ("turns[3]" → "turns.3.content"); failures of
+    no one field under ""."""
+    paths = {f.path for f in fields(document, document)}
+    out: dict[str, list[str]] = {}
+    for failure in failures:
+        path = re.sub(r"\[(\d+)\]", r".\1", failure.field)
+        path = path if path in paths else f"{path}.content" if f"{path}.content" in paths else ""
+        out.setdefault(path, []).append(f"{failure.check}: {failure.detail}")
+    return out
 
 
 def round_diffs(document: Mapping[str, Any], attempts: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -131,5 +169,6 @@ def iso(value: datetime | None) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(isolate=isolate, score=score, band_class=band_class, iso=iso)
+    env.filters.update(isolate=isolate, word_diff=word_diff, score=score, band_class=band_class, iso=iso, has_invisible=has_invisible,
+                       visible=lambda text: text_safety.clean(text or "").text)
     return env

@@ -1,4 +1,4 @@
-"""Who is calling (session cookie or API token), CSRF tokens, and the login rate limit."""
+"""Who is calling (server-side session or API token), CSRF tokens, and the login throttle."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def caller(request: Request) -> ReviewerView | None:
         request.state.by_token = True
         return service.reviewer_for_token(header[7:].strip())
     request.state.by_token = False
-    reviewer_id = request.session.get("reviewer_id")
-    return service.get_reviewer(reviewer_id) if reviewer_id else None
+    session_id = request.session.get("sid")
+    return service.reviewer_for_session(session_id) if isinstance(session_id, str) else None
 
 
 def api_reviewer(request: Request) -> ReviewerView:
@@ -71,30 +71,44 @@ def check_csrf(request: Request, sent: str | None) -> None:
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
 
-class LoginLimiter:
-    """At most ``failures`` failed logins per client address and per username in ``window`` seconds.
+def client_address(request: Request) -> str:
+    """The peer address. ``X-Forwarded-For`` is read by uvicorn only from the proxies that ``serve
+    --trusted-proxy`` names (none by default): a client cannot choose its address to reset its count."""
+    return request.client.host if request.client else "?"
 
-    In-process: behind several workers each keeps its own count, which still bounds guessing per worker.
+
+class LoginLimiter:
+    """A login throttle that slows guessing without letting anyone lock a reviewer out.
+
+    Failures are counted per (username, address) and per address, never per username alone: ``failures``
+    wrong passwords for one name from one address block that name *from that address*, and
+    ``address_failures`` from one address block the address, for ``window`` seconds. A reviewer logging in
+    from elsewhere is never refused because of someone else's failures. In-process: behind several workers
+    each keeps its own count, which still bounds guessing per worker.
     """
 
-    def __init__(self, failures: int = 5, window: float = 300.0):
-        self.failures, self.window = failures, window
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, failures: int = 5, window: float = 300.0, address_failures: int = 20):
+        self.failures, self.window, self.address_failures = failures, window, address_failures
+        self._seen: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
         seen = self._seen[key]
         while seen and seen[0] <= now - self.window:
             seen.popleft()
+        if not seen:
+            del self._seen[key]  # bounded by the recent failures, not by every address ever seen
+            return deque()
         return seen
 
-    def blocked(self, *keys: str) -> bool:
+    def blocked(self, username: str, address: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(key, now)) >= self.failures for key in keys)
+            return (len(self._recent(("pair", username.lower(), address), now)) >= self.failures
+                    or len(self._recent(("address", address), now)) >= self.address_failures)
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, username: str, address: str) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+            for key in (("pair", username.lower(), address), ("address", address)):
+                self._seen[key].append(now)
