@@ -18,6 +18,7 @@ from bimed_assets.chats import prompts
 from bimed_assets.chats.validation import ChatRules, Problem, validate
 from bimed_assets.llm.client import LLMClient
 from bimed_assets.llm.errors import LLMError
+from bimed_assets.llm.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ async def synthesize_all(llm: LLMClient, items: Iterable[Mapping[str, Any]], con
     work = list(items)
     results: list[ChatResult] = [None] * len(work)  # type: ignore[list-item]
     pending = iter(enumerate(work))
+    progress = Progress(log, "chat synthesis", len(work), llm.meter)
 
     async def worker() -> None:
         for index, item in pending:  # one shared iterator: each item is taken exactly once
             results[index] = await synthesize_item(llm, item, config)
+            progress.item(results[index].status)
 
     # An item's attempts are sequential: keep about as many items in flight as the client has HTTP slots.
     await asyncio.gather(*(worker() for _ in range(min(len(work), 2 * llm.config.concurrency))))
+    progress.finish()
     return results

@@ -309,7 +309,7 @@ class LLMClient:
             try:
                 parsed = _check(hit.response, request)
             except LLMError as exc:
-                log.info("cached answer %s is no longer accepted (%s); asking again", key[:12], exc.reason)
+                log.debug("cached answer %s is no longer accepted (%s); asking again", key[:12], exc.reason)
             else:
                 return self._done(request, payload, key, hit.model, hit.response, parsed, hit.prompt_tokens,
                                   hit.completion_tokens, source="cache", attempts=0)
@@ -434,5 +434,5 @@ class LLMClient:
 
     def _log_retry(self, request: LLMRequest, retry_state: RetryCallState) -> None:
         exc = retry_state.outcome.exception()
-        log.info("item %s: attempt %d failed (%s: %s); retrying in %.2fs", request.item_id,
+        log.debug("item %s: attempt %d failed (%s: %s); retrying in %.2fs", request.item_id,
                  retry_state.attempt_number, exc.reason, exc.detail, retry_state.upcoming_sleep)

@@ -78,9 +78,9 @@ def _fewer_collections() -> Iterator[None]:
 
 
 async def _translate(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
-                     offload: Offload) -> tuple[list[ItemResult], Usage]:
+                     offload: Offload, seed: int | None) -> tuple[list[ItemResult], Usage]:
     async with LLMClient(config) as llm:
-        return await translate_all(llm, samples, scoring, offload), llm.meter.snapshot()
+        return await translate_all(llm, samples, scoring, offload, seed), llm.meter.snapshot()
 
 
 def merge_usage(usages: list[Usage]) -> Usage:
@@ -94,13 +94,14 @@ def merge_usage(usages: list[Usage]) -> Usage:
 
 
 def translate_parallel(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
-                       processes: int = 1) -> tuple[list[ItemResult], Usage]:
-    """Results in input order, and LLM usage (``UsageMeter.snapshot`` shape); ``processes`` in all."""
+                       processes: int = 1, seed: int | None = None) -> tuple[list[ItemResult], Usage]:
+    """Results in input order, and LLM usage (``UsageMeter.snapshot`` shape); ``processes`` in all; ``seed``
+    sent with every call (``pipeline.translate_item``)."""
     with _fewer_collections():
         if processes <= 1 or len(samples) < MIN_ITEMS_FOR_WORKERS:
-            return asyncio.run(_translate(config, samples, scoring, inline))
+            return asyncio.run(_translate(config, samples, scoring, inline, seed))
         workers = _Workers(processes - 1)
         try:
-            return asyncio.run(_translate(config, samples, scoring, workers))
+            return asyncio.run(_translate(config, samples, scoring, workers, seed))
         finally:
             workers.close()

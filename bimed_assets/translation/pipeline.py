@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bimed_assets.llm.client import LLMClient
+from bimed_assets.llm.client import LLMClient, LLMRequest
 from bimed_assets.llm.errors import LLMError
+from bimed_assets.llm.progress import Progress
 from bimed_assets.translation import documents, prompts
 from bimed_assets.translation.scoring import ScoringConfig, back_translation_chrf, combined, fidelity_failures
 
@@ -66,29 +67,32 @@ class ItemResult:
         return self.attempts[-1] if self.attempts else None
 
 
+def _seeded(request: LLMRequest, seed: int | None) -> LLMRequest:
+    """A fresh seed makes every call of an item a new request (a new cache key), so that an item can be
+    translated afresh, e.g. from the review queue, without purging its cached answers."""
+    if seed is not None:
+        request.params = {**request.params, "seed": seed}
+    return request
+
+
 async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], config: ScoringConfig,
-                         offload: Offload = inline) -> ItemResult:
+                         offload: Offload = inline, seed: int | None = None) -> ItemResult:
     attempts: list[Attempt] = []
     try:
         for round_ in range(1, config.max_rounds + 1):
             previous = attempts[-1] if attempts else None
-            answer = await llm.complete(
-                prompts.translate(
-                    item_id,
-                    doc,
-                    round_,
-                    previous and previous.translation,
-                    previous.feedback() if previous else (),
-                )
-            )
+            answer = await llm.complete(_seeded(prompts.translate(
+                item_id, doc, round_, previous and previous.translation, previous.feedback() if previous else ()),
+                seed))
             attempt = Attempt(round_, answer.parsed, await offload(fidelity_failures, doc, answer.parsed))
             attempts.append(attempt)
             if attempt.fidelity:
                 continue
-            assessment = (await llm.complete(prompts.judge(item_id, doc, attempt.translation, round_))).parsed
+            assessment = (await llm.complete(_seeded(prompts.judge(item_id, doc, attempt.translation, round_),
+                                                     seed))).parsed
             attempt.judge_score, attempt.judge_errors = float(assessment["score"]), list(assessment["errors"])
             if config.back_translation:
-                back = await llm.complete(prompts.back_translate(item_id, attempt.translation, round_))
+                back = await llm.complete(_seeded(prompts.back_translate(item_id, attempt.translation, round_), seed))
                 attempt.chrf = await offload(back_translation_chrf, back.parsed, doc)
             attempt.score = combined(config, attempt.judge_score, attempt.chrf)
             attempt.passed = attempt.score >= config.threshold
@@ -104,18 +108,22 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
 
 
 async def translate_all(
-    llm: LLMClient, samples: Iterable[Mapping[str, Any]], config: ScoringConfig, offload: Offload = inline
+    llm: LLMClient, samples: Iterable[Mapping[str, Any]], config: ScoringConfig, offload: Offload = inline,
+    seed: int | None = None,
 ) -> list[ItemResult]:
     """Every sample ends accepted, in review, or failed with a reason; results keep the input order."""
     work = [(sample["id"], documents.document(sample)) for sample in samples]
     results: list[ItemResult] = [None] * len(work)  # type: ignore[list-item]
     pending = iter(enumerate(work))
+    progress = Progress(log, "translation", len(work), llm.meter)
 
     async def worker() -> None:
         for index, (item_id, doc) in pending:  # one shared iterator: each item is taken exactly once
-            results[index] = await translate_item(llm, item_id, doc, config, offload)
+            results[index] = await translate_item(llm, item_id, doc, config, offload, seed)
+            progress.item(results[index].status)
 
     # Each item's calls are sequential, so keep about as many items in flight as HTTP slots, and a few more
     # to cover cache hits and the checks between calls.
     await asyncio.gather(*(worker() for _ in range(min(len(work), 2 * llm.config.concurrency))))
+    progress.finish()
     return results

@@ -21,7 +21,7 @@ EXPECTED_REASON = {"rate_limit": "rate_limited", "unavailable": "server_error", 
 @pytest.mark.parametrize("kind", RETRYABLE_FAULTS)  # truncated is final: below
 def test_each_fault_kind_is_retried_once_then_answered(start_server, kind, caplog):
     server = start_server(fail_first=1, fault_mix={kind: 1.0}, retry_after=0.05)
-    caplog.set_level("INFO", logger="bimed_assets.llm")
+    caplog.set_level("DEBUG", logger="bimed_assets.llm")
     # Only a hung request needs a short client timeout; the answer after it takes milliseconds.
     config = config_for(server, timeout=HUNG_REQUEST_TIMEOUT) if kind == "timeout" else config_for(server)
     completion, meter = complete(config, ask("صداع", validator=require_arabic()))

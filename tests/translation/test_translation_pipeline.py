@@ -187,3 +187,20 @@ def test_checks_run_in_a_worker_process_and_inline_once_it_dies():
     finally:
         workers.close()
     assert worker != os.getpid() and after_its_death == os.getpid()
+
+
+def test_a_fresh_seed_translates_an_item_afresh_once(server, tmp_path):
+    s = server(responder=CipherResponder(hopeless=1.0))
+    cache = str(tmp_path / "llm.sqlite")
+    results, _ = translate(s.url, [sample(1)], cache_path=cache)
+    assert results[0].status == "review"
+    paid = s.stats().received.total()
+
+    async def retry(seed):
+        async with LLMClient(LLMConfig(base_url=s.url, model="test", api_key="k", cache_path=cache)) as llm:
+            return await translate_all(llm, [sample(1)], ScoringConfig(), seed=seed)
+
+    asyncio.run(retry(7))
+    assert s.stats().received.total() == 2 * paid  # every call asked again, under the seed
+    asyncio.run(retry(7))
+    assert s.stats().received.total() == 2 * paid  # and cached like any other

@@ -32,9 +32,23 @@ class TranslationConfig(dg.Config):
     back_translation: bool = Field(default=True, description="Score an AR→EN back-translation with chrF.")
     judge_weight: float = Field(default=0.7, description="Weight of the LLM judge in the combined score.")
     chrf_weight: float = Field(default=0.3, description="Weight of the back-translation chrF.")
+    review_retry_seed: int | None = Field(default=None, description="Translate the items that end in review "
+                                          "once more with this seed: new requests (the cached ones stay), a "
+                                          "fresh chance for each; the retry's result replaces the item's.")
     chunk_size: int = Field(default=50_000, description="Items per chunk: progress is logged chunk by chunk.")
     processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Processes in all: this "
                            "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
+
+
+def _retry_review(llm_config, rows, results, scoring, config):
+    """``results`` with the items in review translated again under ``config.review_retry_seed``."""
+    in_review = [index for index, result in enumerate(results) if result.status == "review"]
+    retried, usage = translate_parallel(llm_config, [rows[index] for index in in_review], scoring,
+                                        config.processes, config.review_retry_seed)
+    results = list(results)
+    for index, result in zip(in_review, retried, strict=True):
+        results[index] = result
+    return results, usage
 
 
 @dg.multi_asset(
@@ -59,6 +73,10 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     for chunk in list(selected.iter_slices(config.chunk_size)) or [selected]:
         chunk_results, chunk_usage = translate_parallel(
             llm.llm_config(context.run_id), chunk.to_dicts(), scoring, config.processes)
+        if config.review_retry_seed is not None:
+            chunk_results, retry_usage = _retry_review(llm.llm_config(context.run_id), chunk.to_dicts(),
+                                                       chunk_results, scoring, config)
+            usages.append(retry_usage)
         results += chunk_results
         usages.append(chunk_usage)
         context.log.info(f"translated {len(results)}/{len(selected)} items")
