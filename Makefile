@@ -9,11 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 VAR    := $(CURDIR)/var
 export DAGSTER_HOME := $(VAR)/dagster_home
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)  # dg uses the project's venv, as if it were activated
 
 .PHONY: run test train ui bench setup setup-dev setup-train browser home clean
 
 run: setup home
-	$(BIN)/dagster job execute -m bimed_assets.definitions -j build_corpus
+	$(BIN)/dg launch --job build_corpus
 	@echo
 	@echo "Done. Materialized assets (Parquet): $(VAR)/assets/"
 	@echo "The corpus and its dataset card:     $(VAR)/corpus/ (bimed_corpus.parquet, README.md)"
@@ -25,7 +26,7 @@ test: setup-dev browser home
 
 # Base model → QLoRA adapter → evaluation report on what `make run` built: the tiny random Mixtral, a few CPU steps.
 train: setup-train home
-	$(BIN)/dagster job execute -m bimed_assets.definitions -j train_and_evaluate -c training_jobs/configs/sample_run.yaml
+	$(BIN)/dg launch --job train_and_evaluate --config training_jobs/configs/sample_run.yaml
 	@echo
 	@echo "Done. Adapter, checkpoints and predictions: $(VAR)/training/"
 	@echo "The evaluation report (tables, chart):       make ui, then Assets → evaluation_report"
