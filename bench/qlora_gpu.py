@@ -3,12 +3,15 @@
     .venv/bin/python bench/qlora_gpu.py --layers 2 4 --seq-len 4096 --steps 5
 
 For each layer count it builds a random Mixtral-8x7B-shaped model (hidden 4096, 8 experts, top-2, intermediate 14336,
-vocab 32000), loads it through the training job's own loader (4-bit NF4) and trains with the job's SFTTrainer
-settings (LoRA r=128 on attention, experts and router, gradient checkpointing, router aux loss), one sequence of
---seq-len tokens per step. Extrapolation to 32 layers: step time and peak memory are fitted as a + b * layers by least
-squares over the layer counts measured (the embedding, LM head and loss are the constant a; each decoder layer adds
-b), and tokens/s at 32 layers is seq_len / (a + 32 b). Evaluation: MCQA log-likelihood scoring (items/s) and greedy
-generation (tokens/s, batch latency) on the same layers, not extrapolated.
+vocab 32000), loads it through the training job's own loader (NF4 attention and fused experts; the run fails unless
+every expert parameter is 4-bit) and trains with the job's SFTTrainer settings (LoRA r=128 on attention, experts and
+router, gradient checkpointing, router aux loss), one sequence of --seq-len tokens per step. Extrapolation to 32
+layers: step time, weight memory and peak memory are fitted as a + b * layers by least squares over the layer counts
+measured (the embedding, LM head and loss are the constant a; each decoder layer adds b, reported as "per layer"),
+and tokens/s at 32 layers is seq_len / (a + 32 b). --experts-implementation picks transformers' MoE forward
+(`grouped_mm`, its default, `batched_mm`, `eager`: a loop over experts), to compare them on the 4-bit experts.
+Evaluation: MCQA log-likelihood scoring (items/s) and greedy generation (tokens/s, batch latency) on the same layers,
+not extrapolated.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def train_bench(path: Path, args, out_dir: Path) -> tuple[dict, torch.nn.Module]
 
     torch.cuda.reset_peak_memory_stats()
     model = load_base(str(path), args.quantize)
+    model.set_experts_implementation(args.experts_implementation)
     weights_gb = torch.cuda.memory_allocated() / 2**30
     cfg = TrainConfig(model_path=str(path), corpus="", output_dir=str(out_dir), max_steps=args.warmup + args.steps,
                       per_device_train_batch_size=1, gradient_accumulation_steps=1, max_length=args.seq_len,
@@ -86,7 +90,7 @@ def train_bench(path: Path, args, out_dir: Path) -> tuple[dict, torch.nn.Module]
     timer = StepTimer()
     trainer = SFTTrainer(model=model, args=sft_config(cfg), train_dataset=Dataset.from_dict({"input_ids": ids}),
                          peft_config=lora_config(model.config.num_hidden_layers, args.rank, args.alpha), callbacks=[timer.callback])
-    check_coverage(trainer.model, model.config.num_hidden_layers)
+    check_coverage(trainer.model, model.config.num_hidden_layers, quantized=args.quantize != "none")
     trainable, total = trainer.model.get_nb_trainable_parameters()
     trainer.train()
     step_s = sorted(timer.times[args.warmup:])[len(timer.times[args.warmup:]) // 2]
@@ -132,6 +136,9 @@ def report(args, rows: dict[int, dict]) -> str:
     layers = sorted(rows)
     step32 = fit(layers, [rows[n]["step_s"] for n in layers], FULL_LAYERS)
     peak32 = fit(layers, [rows[n]["peak_gb"] for n in layers], FULL_LAYERS)
+    weights32 = fit(layers, [rows[n]["weights_gb"] for n in layers], FULL_LAYERS)
+    per_layer = {k: fit(layers, [rows[n][k] for n in layers], 1) - fit(layers, [rows[n][k] for n in layers], 0)
+                 for k in ("step_s", "weights_gb", "peak_gb")}
     tps32 = args.seq_len / step32
     lines = [
         ("| layers | step s | train tokens/s | weights GiB | peak GiB | trainable % | MCQA items/s | gen tokens/s "
@@ -140,7 +147,10 @@ def report(args, rows: dict[int, dict]) -> str:
         *(f"| {n} | {r['step_s']:.3f} | {r['tokens_per_s']:.0f} | {r['weights_gb']:.1f} | {r['peak_gb']:.1f} "
           f"| {r['trainable_pct']:.3f} | {r['mcqa_items_s']:.1f} | {r['gen_tokens_s']:.0f} | {r['gen_latency_s']:.2f} |"
           for n, r in sorted(rows.items())),
-        f"| **{FULL_LAYERS} (extrapolated)** | {step32:.3f} | **{tps32:.0f}** | | **{peak32:.1f}** | | | | |",
+        (f"| per layer (slope b) | {per_layer['step_s']:.3f} | | {per_layer['weights_gb']:.2f} "
+        f"| {per_layer['peak_gb']:.2f} | | | | |"),
+        (f"| **{FULL_LAYERS} (extrapolated)** | {step32:.3f} | **{tps32:.0f}** | **{weights32:.1f}** | **{peak32:.1f}** "
+        "| | | | |"),
         "",
         (f"Anchor: BiMediX ≈ {ANCHOR:.0f} tokens/s per A100; target ≥ {2 * ANCHOR:.0f} tokens/s on one H100. "
         f"Extrapolated: {tps32:.0f} tokens/s ({tps32 / ANCHOR:.2f}× the anchor); peak memory {peak32:.1f} GiB "
@@ -158,6 +168,7 @@ def main() -> None:
     p.add_argument("--rank", type=int, default=128)
     p.add_argument("--alpha", type=int, default=64)
     p.add_argument("--quantize", default="nf4", choices=["nf4", "none"])
+    p.add_argument("--experts-implementation", default="grouped_mm", choices=["grouped_mm", "batched_mm", "eager"])
     p.add_argument("--eval-batch", type=int, default=8)
     p.add_argument("--eval-prompt-len", type=int, default=512)
     p.add_argument("--new-tokens", type=int, default=128)
@@ -184,7 +195,8 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0)
     args.out.write_text(
         f"# QLoRA on Mixtral-8x7B-shaped layers, one GPU\n\n`{' '.join(sys.argv)}` on {gpu}, torch {torch.__version__}, "
-        f"{platform.node()}; seq len {args.seq_len}, batch 1, LoRA r={args.rank} α={args.alpha}, median of "
+        f"{platform.node()}; seq len {args.seq_len}, batch 1, LoRA r={args.rank} α={args.alpha}, weights "
+        f"{args.quantize}, experts forward {args.experts_implementation}, median of "
         f"{args.steps} steps after {args.warmup} warm-up. Method: see the docstring of bench/qlora_gpu.py.\n\n"
         f"{table}\n"
     )

@@ -52,9 +52,12 @@ class EvalConfig:
     continuation: str = "auto"
     # lm-eval's add_bos_token: None = the tokenizer's own special tokens (lm-eval's default since v0.4.10).
     add_bos_token: bool | None = None
+    # The prompts: `lm_eval` = each benchmark's lm-eval task template, `medqa` = medqa_4options' for every one.
+    prompt: str = "lm_eval"
     limit: int | None = None
     quantize: str = "auto"
-    max_length: int = 4096
+    # Tokens the model sees per choice (truncated from the left); None = the model's context length, as lm-eval.
+    max_length: int | None = None
     generation_prompts: int = 8
     max_new_tokens: int = 64
 

@@ -37,16 +37,35 @@ def load_model(cfg: EvalConfig):
     return model.eval()
 
 
-def score_items(model, tokenizer, items: list[dict], cfg: EvalConfig) -> list[dict]:
+# Where lm-eval's HFLM looks for the model's context length, in its order.
+CONTEXT_ATTRS = ("n_positions", "max_position_embeddings", "n_ctx")
+UNSET_MAX_LENGTH = 1000000000000000019884624838656  # transformers' model_max_length when the tokenizer has none
+
+
+def context_length(model, tokenizer) -> int:
+    """lm-eval HFLM's `max_length` when none is given: the model config's context, else the tokenizer's, else 2048."""
+    for attr in CONTEXT_ATTRS:
+        if hasattr(model.config, attr):
+            return getattr(model.config, attr)
+    if tokenizer.model_max_length != UNSET_MAX_LENGTH:
+        return tokenizer.model_max_length
+    return 2048
+
+
+def prompt_of(item: dict, cfg: EvalConfig) -> str:
+    return build_prompt(item["question"], item["options"], item["language"], item["benchmark"], cfg.prompt)
+
+
+def score_items(model, tokenizer, items: list[dict], cfg: EvalConfig, max_length: int) -> list[dict]:
     """One row per item with both predictions; all choices of all items go through the model in batches."""
     pairs, spans = [], []
     for item in items:
-        prompt = build_prompt(item["question"], item["options"], item["language"])
+        prompt = prompt_of(item, cfg)
         choices = choice_texts(item["options"], cfg.continuation, item["benchmark"])
         spans.append((len(pairs), choices))
         pairs += [encode_pair(tokenizer, prompt, " " + c, cfg.add_bos_token) for c in choices]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    scores = loglikelihoods(model, pairs, cfg.batch_size, pad, cfg.max_length)
+    scores = loglikelihoods(model, pairs, cfg.batch_size, pad, max_length)
     rows = []
     for item, (start, choices) in zip(items, spans):
         pred, pred_norm = pick(scores[start:start + len(choices)], choices)
@@ -71,26 +90,44 @@ def summarize(rows: list[dict]) -> dict[str, dict]:
 
 
 @torch.no_grad()
-def generation_throughput(model, tokenizer, prompts: list[str], cfg: EvalConfig) -> dict:
-    """Greedy generation of exactly max_new_tokens per prompt in batches: tokens/s and per-batch latency."""
+def generation_throughput(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> dict:
+    """Greedy generation of exactly max_new_tokens per prompt in batches of batch_size: tokens/s and the latency
+    of a batch (a request at batch 1)."""
     tokenizer.padding_side = "left"  # generation continues from the right edge
     device = next(model.parameters()).device
     # One untimed call first: the first generate pays for allocations and kernel selection, which would
     # otherwise count against whichever model (base or adapted) is measured first.
-    warm = tokenizer(prompts[: cfg.batch_size], return_tensors="pt", padding=True).to(device)
+    warm = tokenizer(prompts[:batch_size], return_tensors="pt", padding=True).to(device)
     model.generate(**warm, max_new_tokens=2, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     latencies, generated = [], 0
-    for start in range(0, len(prompts), cfg.batch_size):
-        batch = tokenizer(prompts[start:start + cfg.batch_size], return_tensors="pt", padding=True).to(device)
+    for start in range(0, len(prompts), batch_size):
+        batch = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
         t0 = time.perf_counter()
-        out = model.generate(**batch, max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.max_new_tokens,
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
                              do_sample=False, pad_token_id=tokenizer.pad_token_id)
         if device.type == "cuda":
             torch.cuda.synchronize()
         latencies.append(time.perf_counter() - t0)
         generated += (out.shape[1] - batch["input_ids"].shape[1]) * out.shape[0]
-    return {"generated_tokens": generated, "tokens_per_second": round(generated / sum(latencies), 2),
-            "batch_latency_s_median": round(statistics.median(latencies), 4), "batch_size": cfg.batch_size}
+    return {"batch_size": batch_size, "generated_tokens": generated,
+            "tokens_per_second": round(generated / sum(latencies), 2),
+            "batch_latency_s_median": round(statistics.median(latencies), 4)}
+
+
+def generation_runs(model, tokenizer, prompts: list[str], cfg: EvalConfig) -> dict[str, dict]:
+    """Throughput as the seed reports it: at batch 1 (one request's latency) and at the configured batch size."""
+    sizes = sorted({1, cfg.batch_size})
+    return {f"batch_{b}": generation_throughput(model, tokenizer, prompts, b, cfg.max_new_tokens) for b in sizes}
+
+
+def setup(model, path: str) -> dict:
+    """What the throughput was measured on: the model, its weights' precision and the device."""
+    device = next(model.parameters()).device
+    quant = getattr(model.config, "quantization_config", None)
+    compute = str(model.dtype).removeprefix("torch.")
+    precision = (f"NF4 weights (attention and experts), {compute} compute" if quant else compute)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    return {"model": Path(path).name, "precision": precision, "device": f"{device} ({name})"}
 
 
 REQUIRED = ["question", "options", "answer", "language", "benchmark"]
@@ -120,14 +157,16 @@ def evaluate(context, cfg: EvalConfig) -> dict:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(cfg)
-    prompts = [build_prompt(i["question"], i["options"], i["language"]) for i in items[: cfg.generation_prompts]]
+    max_length = cfg.max_length or context_length(model, tokenizer)
+    log(context, f"max_length {max_length}{'' if cfg.max_length else ' (the model context, as lm-eval)'}")
+    prompts = [prompt_of(i, cfg) for i in items[: cfg.generation_prompts]]
     scores, generation, scoring_s, predictions = {}, {}, {}, []
     for name, switch in variants(model, cfg):
         with switch():
             t0 = time.perf_counter()
-            rows = score_items(model, tokenizer, items, cfg)
+            rows = score_items(model, tokenizer, items, cfg, max_length)
             scoring_s[name] = round(time.perf_counter() - t0, 3)
-            generation[name] = generation_throughput(model, tokenizer, prompts, cfg) if prompts else {}
+            generation[name] = generation_runs(model, tokenizer, prompts, cfg) if prompts else {}
         scores[name] = summarize(rows)
         predictions += [{"model": name, **r} for r in rows]
         for key, s in scores[name].items():
@@ -144,11 +183,14 @@ def evaluate(context, cfg: EvalConfig) -> dict:
         "models": list(scores),
         "scores": scores,
         "generation": generation,
+        "generation_setup": setup(model, cfg.model_path),
+        "max_length": max_length,
         "scoring_s": scoring_s,
         # Flat numbers (plotted across materializations) for the overall scores only; `scores` has every one.
         **{f"acc/{name}/{key}": s["acc"] for name, per in scores.items() for key, s in per.items()
            if key.startswith("all/")},
-        **{f"generation/{name}/{k}": v for name, g in generation.items() for k, v in g.items()},
+        **{f"generation/{name}/{run}/{k}": v for name, g in generation.items() for run, r in g.items()
+           for k, v in r.items() if k != "batch_size"},
     }
 
 

@@ -13,13 +13,44 @@ import torch
 import torch.nn.functional as F
 
 LETTERS = "ABCDEFGHIJ"
-# The label words of the prompt in each corpus language.
-LABELS = {"en": ("Question:", "Answer:"), "ar": ("السؤال:", "الإجابة:")}
+# The label words of the prompts in each corpus language: lm-eval's English ones, and their Arabic counterparts.
+LABELS = {
+    "en": {"question": "Question:", "answer": "Answer:", "choices": "Choices:", "abstract": "Abstract:",
+           "mmlu": "The following are multiple choice questions (with answers) about {subject}."},
+    "ar": {"question": "السؤال:", "answer": "الإجابة:", "choices": "الخيارات:", "abstract": "الملخص:",
+           "mmlu": "فيما يلي أسئلة اختيار من متعدد (مع إجاباتها) في {subject}."},
+}
+# MMLU subjects as lm-eval's task descriptions name them (the task name less `mmlu_`, underscores as spaces).
+SUBJECTS_AR = {"anatomy": "التشريح", "clinical knowledge": "المعرفة السريرية", "college biology": "علم الأحياء الجامعي",
+               "college medicine": "الطب الجامعي", "medical genetics": "علم الوراثة الطبية",
+               "professional medicine": "الطب المهني"}
+TEMPLATES = ("lm_eval", "medqa")
 
 
-def build_prompt(question: str, options: Sequence[str], language: str) -> str:
-    q, a = LABELS[language]
-    return "\n".join([f"{q} {question}", *(f"{LETTERS[i]}. {o}" for i, o in enumerate(options)), a])
+def build_prompt(question: str, options: Sequence[str], language: str, benchmark: str = "medqa",
+                 template: str = "lm_eval") -> str:
+    """The prompt of lm-eval's task for the benchmark (`lm_eval`), or its `medqa_4options` prompt for every
+    benchmark (`medqa`):
+
+    - medqa_4options: `Question: …` / `A. …` … / `Answer:`
+    - medmcqa: `Question: …` / `Choices:` / `A. …` … / `Answer:`
+    - mmlu_*: the subject header, a blank line, the question alone (stripped), `A. …` … / `Answer:`
+    - pubmedqa: `Abstract: …` / `Question: …` / `Answer:`, no options (the choices are yes/no/maybe); the item's
+      question is its abstract, a blank line, and the question (bimed_assets/benchmarks/frame.py)."""
+    if template not in TEMPLATES:
+        raise ValueError(f"template must be one of {TEMPLATES}, not {template!r}")
+    labels = LABELS[language]
+    lettered = [f"{LETTERS[i]}. {o}" for i, o in enumerate(options)]
+    task = benchmark if template == "lm_eval" else "medqa"
+    if task == "pubmedqa":
+        abstract, _, asked = question.rpartition("\n\n")
+        return "\n".join([f"{labels['abstract']} {abstract}", f"{labels['question']} {asked}", labels["answer"]])
+    if task.startswith("mmlu_"):
+        subject = task.removeprefix("mmlu_").replace("_", " ")
+        header = labels["mmlu"].format(subject=SUBJECTS_AR.get(subject, subject) if language == "ar" else subject)
+        return "\n".join([f"{header}\n", question.strip(), *lettered, labels["answer"]])
+    choices = [labels["choices"]] if task == "medmcqa" else []
+    return "\n".join([f"{labels['question']} {question}", *choices, *lettered, labels["answer"]])
 
 
 # lm-eval's tasks score the option letter (medqa_4options, medmcqa, mmlu_*), except PubMedQA (yes/no/maybe).

@@ -153,7 +153,7 @@ def storage_bytes(module: torch.nn.Module) -> dict[str, int]:
             if param is None:
                 continue
             if isinstance(param, bnb.nn.Params4bit):
-                add("nf4_data", param.data)
+                add("nf4_data", param)
                 add_state(param.quant_state)
             elif isinstance(sub, parametrize.ParametrizationList):
                 add("nf4_data" if isinstance(sub[0], Bnb4bitParametrization) else "dense", param)

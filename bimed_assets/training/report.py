@@ -1,5 +1,5 @@
 """The evaluation's input selection and its report's tables: scores per benchmark × language, base against
-adapted, and generation throughput.
+adapted, and generation throughput at batch 1 and at the batch size.
 
 ``scores`` is what ``training_jobs.evaluate`` reports: ``{model: {"<benchmark>/<language>": {n, acc, acc_norm}}}``
 with ``bilingual`` (both languages pooled) and ``all`` (every benchmark) among the keys.
@@ -62,6 +62,8 @@ def per_benchmark(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
             for (name,), part in frame.group_by("benchmark", maintain_order=True)}
 
 
-def generation(generation: dict[str, dict]) -> pl.DataFrame:
-    """Generation throughput and latency per model."""
-    return pl.DataFrame([{"model": model, **values} for model, values in generation.items() if values])
+def generation(generation: dict[str, dict[str, dict]], setup: dict[str, str] | None = None) -> pl.DataFrame:
+    """Generation throughput and latency per model (base, adapted) and batch size, with what it ran on (``setup``:
+    the model directory, the weights' precision and the device)."""
+    return pl.DataFrame([{"model": model, **values, **(setup or {})}
+                         for model, runs in generation.items() for values in runs.values()])

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from training_jobs.evaluate import EvalConfig, score_items, summarize
+from training_jobs.evaluate import EvalConfig, context_length, score_items, summarize
 from training_jobs.mcqa import build_prompt, choice_texts, encode_pair, loglikelihoods, pick
 
 
@@ -90,6 +90,31 @@ def reference_loglikelihood(model, ctx: list[int], cont: list[int]) -> float:
     return sum(logprobs[len(ctx) + j - 1, t].item() for j, t in enumerate(cont))
 
 
+def test_prompts_are_lm_evals_task_templates():
+    options = ["x", "y"]
+    assert build_prompt("Q?", options, "en", "medqa") == "Question: Q?\nA. x\nB. y\nAnswer:"
+    assert build_prompt("Q?", options, "en", "medmcqa") == "Question: Q?\nChoices:\nA. x\nB. y\nAnswer:"
+    assert build_prompt(" Q? ", options, "en", "mmlu_college_medicine") == (
+        "The following are multiple choice questions (with answers) about college medicine.\n\nQ?\nA. x\nB. y\nAnswer:")
+    # PubMedQA's item question is the abstract, a blank line, the question; lm-eval shows no options.
+    assert build_prompt("Line 1.\nLine 2.\n\nDoes it?", ["yes", "no", "maybe"], "en", "pubmedqa") == (
+        "Abstract: Line 1.\nLine 2.\nQuestion: Does it?\nAnswer:")
+    arabic = build_prompt("س؟", options, "ar", "mmlu_anatomy")
+    assert arabic.startswith("فيما يلي أسئلة اختيار من متعدد") and "التشريح" in arabic and arabic.endswith("الإجابة:")
+    # The single-prompt option: medqa_4options' prompt whatever the benchmark.
+    assert build_prompt("Q?", options, "en", "medmcqa", "medqa") == build_prompt("Q?", options, "en", "medqa")
+    with pytest.raises(ValueError, match="template must be one of"):
+        build_prompt("Q?", options, "en", "medqa", "harness")
+
+
+def test_max_length_defaults_to_the_model_context_as_lm_eval(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert context_length(model, tok) == model.config.max_position_embeddings == 2048
+    tok.model_max_length = 512  # a model config without a context length: the tokenizer's
+    assert context_length(SimpleNamespace(config=SimpleNamespace()), tok) == 512
+
+
 @pytest.mark.parametrize("continuation", ["text", "letter", "auto"])
 def test_accuracy_matches_the_definition_on_a_tiny_mixtral(tiny_model, mcqa_items, continuation):
     tok = AutoTokenizer.from_pretrained(tiny_model)
@@ -97,12 +122,13 @@ def test_accuracy_matches_the_definition_on_a_tiny_mixtral(tiny_model, mcqa_item
     want = []
     with torch.no_grad():
         for item in mcqa_items:
-            prompt = build_prompt(item["question"], item["options"], item["language"])
+            prompt = build_prompt(item["question"], item["options"], item["language"], item["benchmark"])
             choices = choice_texts(item["options"], continuation, item["benchmark"])
             scores = [reference_loglikelihood(model, *encode_pair(tok, prompt, " " + c)) for c in choices]
             want.append(pick(scores, choices))
     for batch_size in (1, 3, 16):  # batching and padding must not change a score
-        rows = score_items(model, tok, mcqa_items, EvalConfig("", "", batch_size=batch_size, continuation=continuation))
+        cfg = EvalConfig("", "", batch_size=batch_size, continuation=continuation)
+        rows = score_items(model, tok, mcqa_items, cfg, context_length(model, tok))
         assert [(r["pred"], r["pred_norm"]) for r in rows] == want
 
 

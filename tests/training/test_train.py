@@ -140,8 +140,9 @@ def test_evaluate_adapter_under_pipes(trained, tiny_model, mcqa_items, tmp_path)
     for model in ("base", "adapted"):
         assert set(ev["scores"][model]) >= {"medqa/en", "medqa/ar", "medqa/bilingual", "all/bilingual"}
         assert ev[f"acc/{model}/all/bilingual"] == ev["scores"][model]["all/bilingual"]["acc"]
-        assert ev[f"generation/{model}/generated_tokens"] == 4 * 4
-        assert ev[f"generation/{model}/tokens_per_second"] > 0
+        for batch in (1, 4):
+            assert ev[f"generation/{model}/batch_{batch}/generated_tokens"] == 4 * 4
+            assert ev[f"generation/{model}/batch_{batch}/tokens_per_second"] > 0
     predictions = pq.read_table(tmp_path / "eval" / "predictions.parquet").to_pylist()
     assert [(p["model"], p["item_id"]) for p in predictions] == [
         (model, item["item_id"]) for model in ("base", "adapted") for item in mcqa_items]

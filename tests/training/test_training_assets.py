@@ -100,6 +100,14 @@ def test_adapter_metadata_comes_from_the_training_job(trained, project):
     png(meta["loss_curve"])
 
 
+def test_merged_model_is_written_next_to_the_adapter(trained):
+    meta = trained["merged_model"]
+    adapter_dir = Path(trained["qlora_adapter"]["adapter_dir"])
+    assert meta["path"] == str(adapter_dir.parent / "merged") and meta["dtype"] == "bfloat16"
+    assert meta["chat_template"] and meta["adapter_path"] == str(adapter_dir)
+    assert (Path(meta["path"]) / "model.safetensors").is_file() and (Path(meta["path"]) / "tokenizer.json").is_file()
+
+
 def test_report_compares_base_and_adapted_per_benchmark_and_language(trained):
     meta = trained["evaluation_report"]
     assert meta["items"] == 18 and meta["unverified_items"] == 9  # 9 benchmarks × en (verified) and ar
@@ -120,10 +128,14 @@ def test_report_compares_base_and_adapted_per_benchmark_and_language(trained):
     assert all(f"**{b}**" in meta["scores_by_benchmark"] for b in BENCHMARKS)
     png(meta["accuracy_chart"])
     for model in ("base", "adapted"):
-        assert meta[f"generation/{model}/tokens_per_second"] > 0
-        assert meta[f"generation/{model}/generated_tokens"] == 2 * 4
-        assert meta[f"generation/{model}/batch_latency_s_median"] > 0
-    assert "tokens_per_second" in meta["generation_table"]
+        for batch in (1, 8):
+            assert meta[f"generation/{model}/batch_{batch}/tokens_per_second"] > 0
+            assert meta[f"generation/{model}/batch_{batch}/generated_tokens"] == 2 * 4
+            assert meta[f"generation/{model}/batch_{batch}/batch_latency_s_median"] > 0
+    assert meta["generation_setup"]["precision"] == "NF4 weights (attention and experts), float32 compute"
+    assert meta["generation_setup"]["device"] == "cpu (CPU)"
+    assert meta["max_length"] == 2048  # the tiny model's context, as lm-eval takes it
+    assert "tokens_per_second" in meta["generation_table"] and "precision" in meta["generation_table"]
 
 
 def test_unverified_benchmark_items_are_refused_by_default(trained, project):
@@ -155,8 +167,8 @@ def english_as_arabic(project, tmp_path_factory):
     _, _, _, var = project
     planted = tmp_path_factory.mktemp("planted")
     shutil.copytree(var / "assets", planted / "assets")
-    accepted = planted / "assets" / "accepted_translations.parquet"
-    pl.read_parquet(accepted).with_columns(translation=pl.col("document")).write_parquet(accepted)
+    for accepted in (planted / "assets" / "accepted_translations").glob("*.parquet"):  # one file per shard
+        pl.read_parquet(accepted).with_columns(translation=pl.col("document")).write_parquet(accepted)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BIMED_VAR_DIR", str(planted))
         from bimed_assets.definitions import defs

@@ -1,4 +1,4 @@
-"""QLoRA training and MCQA evaluation, each launched through Dagster Pipes (`TrainingLauncher`): a local
+"""QLoRA training, the merged export and MCQA evaluation, each launched through Dagster Pipes (`TrainingLauncher`): a local
 subprocess by default, a pod on a GPU node in production. The jobs' reports become the assets' metadata."""
 
 import dataclasses
@@ -17,7 +17,7 @@ from bimed_assets.defs.training.gate import latest_materialization, require_pass
 from bimed_assets.defs.training.launcher import TrainingLauncher
 from bimed_assets.paths import var_dir
 from bimed_assets.training import report
-from training_jobs.config import EvalConfig, TrainConfig, refuse_unverified
+from training_jobs.config import EvalConfig, ExportConfig, TrainConfig, refuse_unverified
 
 GROUP = "training"
 
@@ -172,17 +172,44 @@ def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfi
         "overall": metadata.table(table.filter(pl.col("benchmark") == "all")),
         "accuracy_chart": comparison_chart(table, list(scores)),
         "scores_by_benchmark": dg.MetadataValue.md(by_benchmark),
-        "generation_table": metadata.table(report.generation(reported["generation"].value)),
+        "generation_table": metadata.table(report.generation(reported["generation"].value,
+                                                             reported["generation_setup"].value)),
         **reported,
         "adapter_run_id": adapter.run_id,
         "predictions": dg.MetadataValue.path(str(out / "predictions.parquet")),
     })
 
 
+MergedModelConfig = job_config(
+    "MergedModelConfig", ExportConfig, {"model_path", "adapter_path", "output_dir"},
+    "Settings of training_jobs.export (see training_jobs/README.md); the base model and the adapter are those "
+    "qlora_adapter recorded.",
+)
+
+
+@dg.asset(group_name=GROUP, deps=[qlora_adapter], kinds={"pytorch", "safetensors"})
+def merged_model(context: dg.AssetExecutionContext, config: MergedModelConfig,
+                 training_launcher: TrainingLauncher) -> dg.MaterializeResult:
+    """The adapter merged into a dense copy of the base (its 4-bit weights dequantized, as training saw them): a
+    standard transformers model with the tokenizer and chat template, written next to the adapter, to serve
+    (transformers, vLLM) and release as BiMediX released its merged models."""
+    adapter = latest_materialization(context.instance, qlora_adapter.key)
+    adapter_dir = recorded(adapter, "adapter_dir")
+    extras = {**job_extras(config, ExportConfig), "model_path": recorded(adapter, "base_model_path"),
+              "adapter_path": adapter_dir, "output_dir": str(Path(adapter_dir).parent / "merged")}
+    exported = training_launcher.run(context, "training_jobs.export", extras).get_materialize_result()
+    reported = dict(exported.metadata)
+    return dg.MaterializeResult(metadata={
+        **reported,
+        "path": dg.MetadataValue.path(reported["path"].value),
+        "adapter_run_id": adapter.run_id,
+    })
+
+
 train_and_evaluate = dg.define_asset_job(
     "train_and_evaluate",
     selection=dg.AssetSelection.groups(GROUP),
-    description="Base model → QLoRA adapter → evaluation report, on the corpus and benchmarks already built "
+    description="Base model → QLoRA adapter → evaluation report and merged model, on the corpus and benchmarks already built "
                 "(job build_corpus). Launched from the UI with run configuration; runs on a GPU pod when the "
                 "training launcher is configured for Kubernetes.",
 )
