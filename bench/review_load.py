@@ -2,8 +2,9 @@
 
 The real app (``python -m translation_review serve --workers W --threads T``) runs in a subprocess against
 SQLite or a fresh PostgreSQL database. The reviewers are asyncio tasks in this process (aiohttp, one keep-alive connection each:
-light enough that the client does not starve the server of the machine's cores), each with its own API token,
-looping: claim next (the response carries the item) → read the item (the page load) → think → decide (approve,
+light enough that the client does not starve the server of the machine's cores), each logged in through the
+login form with its own server-side session (cookie, and the CSRF token on writes; checked against the store on
+every request), looping: claim next (the response carries the item) → read the item (the page load) → think → decide (approve,
 or an edit one time in four). Think time: uniform in ``--think LO-HI`` seconds (a fixed value if one number;
 0 = flat out, a stress test, not a reviewer); each reviewer starts after a random fraction of one think.
 
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -35,9 +37,11 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "review"))
-from review_samples import make_item
+from review_samples import PASSWORD, make_item
 
 from translation_review.service import ReviewService
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 ADMIN_URL = os.environ.get("BIMED_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -64,8 +68,8 @@ def _wait_until_up(port: int, server: subprocess.Popen, log) -> None:
 class Reviewers:
     """The simulated team and what it observed."""
 
-    def __init__(self, base: str, tokens: list[str], seconds: float, think: tuple[float, float]):
-        self.base, self.tokens, self.seconds, self.think = base, tokens, seconds, think
+    def __init__(self, base: str, names: list[str], seconds: float, think: tuple[float, float]):
+        self.base, self.names, self.seconds, self.think = base, names, seconds, think
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.given: dict[str, set[int]] = defaultdict(set)
@@ -79,7 +83,8 @@ class Reviewers:
         try:
             async with http.request(method, self.base + path, **kw) as response:
                 status = response.status
-                body = await response.json() if status == 200 else await response.text()
+                json = response.content_type == "application/json"
+                body = await response.json() if status == 200 and json else await response.text()
         except aiohttp.ClientError as exc:  # counted, not fatal: a dropped connection is an error too
             status, body = 599, repr(exc)
         self.latencies[kind].append((time.perf_counter() - start) * 1000)
@@ -88,11 +93,11 @@ class Reviewers:
         return status, body
 
     async def reviewer(self, n: int, stop: float) -> None:
-        headers = {"Authorization": f"Bearer {self.tokens[n]}"}
         connector = aiohttp.TCPConnector(limit=1)  # one browser, one keep-alive connection
-        async with aiohttp.ClientSession(headers=headers, connector=connector,
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                          timeout=aiohttp.ClientTimeout(total=60)) as http:
             await asyncio.sleep(random.uniform(0, 1) * self._think())
+            await self._login(http, self.names[n])
             done = 0
             while time.monotonic() < stop:
                 status, item = await self._call(http, "claim", "POST", "/api/claims/next", json={})
@@ -112,9 +117,17 @@ class Reviewers:
                     self.acknowledged[decision["item_id"]] = (f"load{n}", answer)
                 done += 1
 
+    async def _login(self, http: aiohttp.ClientSession, name: str) -> None:
+        """As a browser does: the login form (CSRF token, name, password), then the queue page for the session's
+        CSRF token, which every API write of a cookie session sends."""
+        _, page = await self._call(http, "login", "GET", "/login")
+        form = {"csrf_token": _CSRF.search(page).group(1), "username": name, "password": PASSWORD}
+        _, page = await self._call(http, "login", "POST", "/login", data=form)
+        http.headers["X-CSRF-Token"] = _CSRF.search(page).group(1)  # the queue page, after the redirect
+
     async def run(self) -> float:
         started = time.monotonic()
-        await asyncio.gather(*(self.reviewer(n, started + self.seconds) for n in range(len(self.tokens))))
+        await asyncio.gather(*(self.reviewer(n, started + self.seconds) for n in range(len(self.names))))
         return time.monotonic() - started
 
 
@@ -122,10 +135,7 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
         server_args: list[str], profile: Path | None, label: str) -> dict:
     service = ReviewService(url)
     service.import_items(make_item(f"load-{n:06d}", source=("medqa", "pubmedqa")[n % 2]) for n in range(items))
-    tokens = []
-    for n in range(reviewers):
-        service.create_reviewer(f"load{n}", "amber-falcon-42-tide")
-        tokens.append(service.issue_token(f"load{n}"))
+    names = [service.create_reviewer(f"load{n}", PASSWORD).username for n in range(reviewers)]
     port = _port()
     env = {**os.environ, "BIMED_REVIEW_SECRET": uuid.uuid4().hex * 2}
     with tempfile.TemporaryFile() as log:  # not a pipe: a full pipe would stall the server
@@ -142,7 +152,7 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
                                         str(server.pid), "--subprocesses", "--rate", "50", "--duration",
                                         str(int(seconds)), "--format", "raw", "--output", str(profile / f"{label}.txt")],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            team = Reviewers(f"http://127.0.0.1:{port}", tokens, seconds, think)
+            team = Reviewers(f"http://127.0.0.1:{port}", names, seconds, think)
             elapsed = asyncio.run(team.run())
         finally:
             if spy:
@@ -158,14 +168,15 @@ def run(url: str, reviewers: int, seconds: float, items: int, think: tuple[float
     lost = sum(1 for item_id, (who, answer) in team.acknowledged.items()
                if item_id not in stored or stored[item_id].reviewer != who
                or (answer is not None and (stored[item_id].translation or {}).get("answer") != answer))
-    everything = [v for values in team.latencies.values() for v in values]
+    # A login (argon2, once a session) is reported on its own: the work of a reviewer is the rest.
+    everything = [v for kind, values in team.latencies.items() if kind != "login" for v in values]
 
     def pct(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else float("nan")
 
     return {"requests": len(everything), "rps": len(everything) / elapsed, "decisions": len(stored),
             "p50": pct(everything, 50), "p95": pct(everything, 95),
-            **{f"p95_{k}": pct(team.latencies[k], 95) for k in ("claim", "read", "decide")},
+            **{f"p95_{k}": pct(team.latencies[k], 95) for k in ("claim", "read", "decide", "login")},
             "errors": len(team.errors), "error_sample": team.errors[:3],
             "double_assigned": len(doubles), "double_sample": double_sample, "lost": lost}
 

@@ -16,7 +16,7 @@ from translation_review.service import ReviewError, ReviewService
 def _queue_default() -> Path:
     from bimed_assets.paths import asset_storage_dir
 
-    return asset_storage_dir() / "translation_review_queue.parquet"
+    return asset_storage_dir() / "translation_review_queue"  # one Parquet file per shard
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Filter(Strict):
+class Filter(BaseModel):
     source: Name | None = None
     task: Name | None = None
     band: Band | None = None
@@ -40,7 +40,17 @@ class Filter(Strict):
         return QueueFilter(self.source, self.task, self.band, self.check)
 
 
-class NextRequest(Filter):
+class FilterQuery(Filter, Strict):
+    """The filter as query parameters: an unknown (misspelt) parameter is refused rather than ignored."""
+
+
+class ItemsQuery(FilterQuery):
+    status: Literal["pending", "decided"] = "pending"
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class NextRequest(Filter, Strict):
     skip: list[ItemId] = Field(default_factory=list, max_length=100,
                                description="item ids not to be given (e.g. just skipped)")
 
@@ -78,15 +88,13 @@ def me(reviewer: Reviewer) -> dict:
 
 
 @router.get("/progress")
-def progress(request: Request, _: Reviewer, f: Annotated[Filter, Query()]) -> dict:
+def progress(request: Request, _: Reviewer, f: Annotated[FilterQuery, Query()]) -> dict:
     return service(request).progress(f.queue())
 
 
 @router.get("/items")
-def items(request: Request, _: Reviewer, f: Annotated[Filter, Query()],
-          status: Literal["pending", "decided"] = "pending", limit: int = Query(100, ge=1, le=1000),
-          offset: int = Query(0, ge=0)) -> list[dict]:
-    return service(request).list_items(f.queue(), status, limit, offset)
+def items(request: Request, _: Reviewer, q: Annotated[ItemsQuery, Query()]) -> list[dict]:
+    return service(request).list_items(q.queue(), q.status, q.limit, q.offset)
 
 
 @router.get("/items/{item_id}")
