@@ -13,10 +13,11 @@ import asyncio
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from llm_bench import test_server, write_results
 
 from bimed_assets.llm.client import LLMClient, LLMConfig, LLMRequest
 
@@ -42,16 +43,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    server = subprocess.Popen([sys.executable, "-m", "bimed_assets.llm.test_server", "--latency", str(args.latency)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        url = server.stdout.readline().strip()
+    with test_server("--latency", str(args.latency)) as url:
         load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
         runs = [asyncio.run(_one_run(url, args.requests, args.concurrency, f"r{repeat}"))
                 for repeat in range(args.repeats)]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
     ideal = args.concurrency / args.latency
     rates = [args.requests / elapsed for elapsed, _ in runs]
@@ -75,10 +70,7 @@ def main() -> None:
         "",
         f"**Median: {median:.1f} req/s = {median / ideal:.3f} of ideal** (target >= 0.9).",
     ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report, encoding="utf-8")
+    write_results(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTr
     into Arabic by the translation loop: one row per item with its status, every attempt and the best translation."""
     selected = select(evaluation_sets, config.per_benchmark_limit)
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation)
-    results, usage = translate_parallel(llm.llm_config(context.run_id), samples(selected), scoring, config.processes)
+    results, usage = translate_parallel(llm.llm_config(context.run.run_id), samples(selected), scoring, config.processes)
     frame = translation_frame(results, {row["id"]: row for row in selected.iter_rows(named=True)})
     context.log.info(f"translated {len(frame)} benchmark items")
     scores = [a.score for result in results for a in result.attempts if a.score is not None]

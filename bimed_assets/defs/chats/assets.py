@@ -54,7 +54,7 @@ def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfi
                          config.vignette_pattern)
     synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
     rows = items.to_dicts()
-    results, usage = asyncio.run(_synthesize(llm, rows, synthesis, context.run_id))
+    results, usage = asyncio.run(_synthesize(llm, rows, synthesis, context.run.run_id))
     frames = tables(results, {row["id"]: row for row in rows})
     chats, quarantine = frames["synthesized_chats"], frames["synthesized_chats_quarantine"]
     context.log.info(f"{len(chats)} chats from {len(items)} items, {len(quarantine)} quarantined")

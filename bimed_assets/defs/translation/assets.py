@@ -72,9 +72,9 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     results, usages = [], []
     for chunk in list(selected.iter_slices(config.chunk_size)) or [selected]:
         chunk_results, chunk_usage = translate_parallel(
-            llm.llm_config(context.run_id), chunk.to_dicts(), scoring, config.processes)
+            llm.llm_config(context.run.run_id), chunk.to_dicts(), scoring, config.processes)
         if config.review_retry_seed is not None:
-            chunk_results, retry_usage = _retry_review(llm.llm_config(context.run_id), chunk.to_dicts(),
+            chunk_results, retry_usage = _retry_review(llm.llm_config(context.run.run_id), chunk.to_dicts(),
                                                        chunk_results, scoring, config)
             usages.append(retry_usage)
         results += chunk_results
