@@ -49,7 +49,9 @@ def merged_model(cfg: ExportConfig):
     adapted = PeftModel.from_pretrained(base, cfg.adapter_path)
     deltas = lora_deltas(adapted)
     model = adapted.unload()
-    model = model.dequantize(dtype=dtype) if getattr(model, "hf_quantizer", None) else model.to(dtype)
+    if getattr(model, "hf_quantizer", None):
+        model = model.dequantize(dtype=dtype)
+    model = model.to(dtype)  # the weights that were never quantized (embeddings, norms, router, LM head) too
     params = dict(model.named_parameters())
     if missing := set(deltas) - set(params):
         raise RuntimeError(f"adapted weights not found in the base model: {sorted(missing)[:8]}")

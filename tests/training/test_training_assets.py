@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+import torch
+from transformers import AutoModelForCausalLM
 
 KINDS = {"attention": 8, "experts.gate_up_proj": 2, "experts.down_proj": 2, "router": 2}
 BENCHMARKS = ["medqa", "medmcqa", "pubmedqa", "mmlu_anatomy", "mmlu_clinical_knowledge", "mmlu_college_biology",
@@ -106,6 +108,8 @@ def test_merged_model_is_written_next_to_the_adapter(trained):
     assert meta["path"] == str(adapter_dir.parent / "merged") and meta["dtype"] == "bfloat16"
     assert meta["chat_template"] and meta["adapter_path"] == str(adapter_dir)
     assert (Path(meta["path"]) / "model.safetensors").is_file() and (Path(meta["path"]) / "tokenizer.json").is_file()
+    merged = AutoModelForCausalLM.from_pretrained(meta["path"], dtype="auto")
+    assert {p.dtype for p in merged.parameters()} == {torch.bfloat16}
 
 
 def test_report_compares_base_and_adapted_per_benchmark_and_language(trained):
@@ -167,8 +171,8 @@ def english_as_arabic(project, tmp_path_factory):
     _, _, _, var = project
     planted = tmp_path_factory.mktemp("planted")
     shutil.copytree(var / "assets", planted / "assets")
-    for accepted in (planted / "assets" / "accepted_translations").glob("*.parquet"):  # one file per shard
-        pl.read_parquet(accepted).with_columns(translation=pl.col("document")).write_parquet(accepted)
+    accepted = planted / "assets" / "accepted_translations.parquet"
+    pl.read_parquet(accepted).with_columns(translation=pl.col("document")).write_parquet(accepted)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BIMED_VAR_DIR", str(planted))
         from bimed_assets.definitions import defs
