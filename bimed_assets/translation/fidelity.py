@@ -29,10 +29,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bimed_assets.translation.numbers import source_quantities, target_quantities
+from bimed_assets.translation import negation, structure
+from bimed_assets.translation.numbers import code_mismatches, source_quantities, target_quantities
 from bimed_assets.translation.text import (
     ARABIC_LETTER,
     ARABIC_WORD,
+    LATIN_LETTER,
     LATIN_WORD,
     arabic_share,
     normalize,
@@ -41,13 +43,28 @@ from bimed_assets.translation.text import (
 )
 from bimed_assets.translation.units import is_unit
 
-CHECKS = ("structure", "options", "numbers", "units", "untranslated", "script", "sentences", "length")
+CHECKS = ("structure", "options", "numbers", "codes", "units", "untranslated", "script", "sentences", "length")
+# Signals are evidence for the LLM judge and the reviewer, not failures: a deterministic rule for them
+# would raise too many false alarms (bench/results/fidelity.md).
+SIGNALS = ("negation",)
 
 
 @dataclass(frozen=True)
 class Failure:
     check: str  # one of CHECKS
     field: str  # path in the item ("options.C", "turns[3]"); "" for a plain text pair
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.detail}" if self.field else self.detail
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A possible problem the checks cannot decide: shown to the LLM judge and to the reviewer."""
+
+    name: str  # one of SIGNALS
+    field: str
     detail: str
 
     def __str__(self) -> str:
@@ -67,11 +84,35 @@ def check_text(source: str, target: str, field: str = "") -> list[Failure]:
     problems = [
         *_script(src, tgt),
         *_numbers(src, tgt),
+        *(("codes", detail) for detail in code_mismatches(src, tgt)),
         *_option_markers(src, tgt),
         *_untranslated(tgt),
-        *_sentences(src, tgt),
+        *_questions(src, tgt),
+        *structure.problems(src, tgt, structure.field_kind(field)),
     ]
     return [Failure(check, field, detail) for check, detail in problems]
+
+
+def text_signals(source: str, target: str, field: str = "") -> list[Signal]:
+    """Signals for one text pair: a negation in one language and not the other."""
+    detail = negation.mismatch(normalize(source), normalize(target))
+    return [Signal("negation", field, detail)] if detail else []
+
+
+def item_signals(source: Any, target: Any, path: str = "") -> list[Signal]:
+    """Signals for every text field pair of a structured item (fields missing on one side are skipped)."""
+    if isinstance(source, str):
+        return text_signals(source, target, path) if isinstance(target, str) else []
+    if isinstance(source, Mapping) and isinstance(target, Mapping):
+        return [s for k in source if k in target for s in item_signals(source[k], target[k], _join(path, str(k)))]
+    if isinstance(source, Sequence) and isinstance(target, Sequence) and not isinstance(target, str):
+        out = []
+        for i, (s, t) in enumerate(zip(source, target)):
+            if isinstance(s, Mapping) and "content" in s and isinstance(t, Mapping):
+                s, t = s["content"], t.get("content")
+            out += item_signals(s, t, f"{path}[{i}]")
+        return out
+    return []
 
 
 def check_item(source: Mapping[str, Any] | Sequence[Any], target: Any) -> list[Failure]:
@@ -212,6 +253,8 @@ _RUN_BREAK = re.compile(rf"{ARABIC_WORD.pattern}|[!?؟؛]|\.(?!\d)")
 
 
 def _untranslated(tgt: str) -> list[tuple[str, str]]:
+    if not LATIN_LETTER.search(tgt):
+        return []  # most translations: nothing to look at
     problems = []
     for sentence in sentences(tgt):
         whole = not ARABIC_LETTER.search(sentence)
@@ -233,46 +276,21 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-# --- missing or extra sentences, length ----------------------------------------------------------
-
-# Arabic letters+digits per English letter+digit: about 0.97 in faithful translations, with whole
-# fields between 0.68 and 1.74 (the expanded abbreviations of a lab report). Outside these bounds a
-# text lost or gained content whatever its sentences.
-LENGTH_BOUNDS = (0.4, 2.5)
-# Translators merge sentences ("Yes. Ibuprofen is safe." → "نعم، فالإيبوبروفين آمن.") but a merge keeps
-# the content: fewer sentences *and* a text this much shorter than the source means one was dropped.
-DROPPED_RATIO = 0.75
-ADDED_RATIO = 1.6
-_MIN_LENGTH = 40  # characters: terms and short fields vary far more ("CDC" → "مركز مكافحة الأمراض…")
+# --- questions ----------------------------------------------------------------------------------
+# Missing or extra sentences and a cut tail are judged by bimed_assets.translation.structure.
 
 
-def _size(text: str) -> int:
-    return sum(map(str.isalnum, text))
+# A short exclamation ("Remember?", "Another one?!") is often rendered without its question mark.
+_MIN_QUESTION_SIZE = 30
 
 
-def _sentences(src: str, tgt: str) -> list[tuple[str, str]]:
-    source, target = sentences(src), sentences(tgt)
-    problems = []
+def _questions(src: str, tgt: str) -> list[tuple[str, str]]:
+    if structure.size(src) < _MIN_QUESTION_SIZE:
+        return []
     questions, answered = src.count("?"), tgt.count("?") + tgt.count("؟")
     if answered < questions:
-        problems.append(("sentences", f"{questions} questions in the source, {answered} in the translation"))
-    size = sum(map(_size, source))
-    if size < _MIN_LENGTH:
-        return problems
-    ratio = sum(map(_size, target)) / size
-    if not LENGTH_BOUNDS[0] <= ratio <= LENGTH_BOUNDS[1]:
-        problems.append(("length", f"the translation is {ratio:.1f}× the length of the source"))
-    else:
-        counts = f"{len(source)} sentences in the source, {len(target)} in the translation"
-        if len(target) < len(source) and ratio < DROPPED_RATIO:
-            problems.append(
-                ("sentences", f"{counts}, which is {1 - ratio:.0%} shorter: a sentence seems missing")
-            )
-        elif len(target) > len(source) and ratio > ADDED_RATIO:
-            problems.append(
-                ("sentences", f"{counts}, which is {ratio - 1:.0%} longer: a sentence seems added")
-            )
-    return problems
+        return [("sentences", f"{questions} questions in the source, {answered} in the translation")]
+    return []
 
 
 # --- structured items ----------------------------------------------------------------------------
@@ -379,7 +397,7 @@ def _signature(text: str, arabic: bool) -> _Signature:
     )
     latin = [w.lower() for w in LATIN_WORD.findall(text) if len(w) >= 2]
     words = ARABIC_WORD.findall(text) if arabic else [w for w in LATIN_WORD.findall(text) if len(w) >= 5]
-    return _Signature(Counter(values) + Counter(latin), words, max(_size(text), 1))
+    return _Signature(Counter(values) + Counter(latin), words, max(structure.size(text), 1))
 
 
 def _shared(source: _Signature, target: _Signature) -> int:

@@ -72,12 +72,12 @@ _AR_WORDS.update(
 # Ordinals only with the article ("النوع الثاني", "في الخامسة والأربعين من عمره"): bare "ثانية" is a second.
 _ORDINAL_STEMS = re.findall(r"\w+", "اول ثاني ثالث رابع خامس سادس سابع ثامن تاسع عاشر")
 _AR_ORDINALS = {stem + end: value for value, stem in enumerate(_ORDINAL_STEMS, 1) for end in ("", "ه")}
-_AR_ORDINALS.update({"اولي": 1, "حادي": 1, "حاديه": 1})
+_AR_ORDINALS.update({"اولي": 1, "حادي": 1, "حاديه": 1, "ثان": 2})  # "الثانٍ" without its tanween
 # Numbered points written out ("أولًا، ثانيًا") take no article.
 _AR_WORDS.update({stem + "ا": ("n", value) for value, stem in enumerate(_ORDINAL_STEMS, 1)})
 # Fractions read as the value or as the numbers of "1/2" ("نصف قرص" for "1/2 tablet" or "0.5 tablet").
 _AR_FRACTIONS = {
-    "نصف": [["0.5"], ["1", "2"]],
+    "نصف": [["0.5"], ["1", "2"], ["50"]],  # "النصف" for 50 percent
     "ربع": [["0.25"], ["1", "4"]],
     "ثلث": [["1", "3"]],
     "ثلثي": [["2", "3"]],
@@ -104,6 +104,15 @@ _AR_SINGULARS = {
     "حبه",
     "كبسوله",
 }
+# "300 ألف", "5 آلاف", "20 مليون": digits scaled by the word after them ("300,000" in the source);
+# "مليوني دولار" is "$2 million" (the source reads 2 and leaves the scale word alone).
+_AR_SCALE = re.compile(r"\s*(الف|الاف|مليون|ملايين|مليار|مليارات)(?![\u0621-\u064a])")
+_SCALES = {"الف": 1000, "الاف": 1000, "مليون": 10**6, "ملايين": 10**6, "مليار": 10**9, "مليارات": 10**9}
+_AR_WORDS.update({w: ("n", 2) for w in ("مليونين", "مليونان", "مليوني", "مليارين", "ملياران")})
+# A decade ("the 1980s", "widespread 80s") is written in words in Arabic ("ثمانينيات القرن العشرين").
+_DECADE = re.compile(r"0'?s(?![A-Za-z])")
+# A clock time: "04:00" is "الساعة 4", "5.30pm" is "5:30 مساءً".
+_CLOCK = re.compile(r"\s?[ap]\.?m\b", re.IGNORECASE)
 # Feminine duals are regular ("ساعتين", "مرتين", "جرعتين"); words that merely end like one are not.
 _FEMININE_DUAL = re.compile(r".+[^وا]ت(?:ين|ان)")
 _PROCLITICS = ("و", "ف", "ب", "ل", "ك")
@@ -152,8 +161,12 @@ def _readings(token: str, lenient: bool) -> list[list[str]]:
     ):
         whole = "".join(groups[: len(commas) + 1])
         readings.append([canonical(whole + ("." + groups[-1] if seps[-1] == "." else ""))])
+    if lenient and set(seps) == {"."} and len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]):
+        readings.append([canonical("".join(groups))])  # "76.000": a dot between thousands
     if len(seps) == 1 and (seps[0] == "." or lenient):
         readings.append([canonical(groups[0] + "." + groups[1])])
+        if lenient:  # two numbers: a clock time ("7.55 صباحا"), a height ("6.6 أقدام" for 6-foot-6)
+            readings.append([canonical(groups[0]), canonical(groups[1])])
     # A "." between digits is a decimal point; commas that are no thousands separator separate numbers.
     if not readings or (lenient and "." not in seps):
         split = re.split(r"[,،]", token)
@@ -168,9 +181,24 @@ def _digit_tokens(text: str, lenient: bool) -> Iterator[Token]:
         before = text[match.start() - 1] if match.start() else " "
         if before == "^":
             continue  # the exponent of "m^2" after normalisation of "m²"
-        if LATIN_LETTER.match(before) and not lenient:
-            continue  # part of a name: "HbA1c", "SpO2", "B12"
-        yield Token(match.start(), match.end(), _readings(match.group(0), lenient))
+        if not lenient:
+            if LATIN_LETTER.match(before):
+                continue  # part of a name: "HbA1c", "SpO2", "B12"
+            if _DECADE.match(text, match.end() - 1):
+                continue
+            if before == ":" and not match.group(0).strip("0"):
+                continue  # the minutes of "04:00"
+            if re.fullmatch(r"\d{1,2}\.\d\d", match.group(0)) and _CLOCK.match(text, match.end()):
+                hour, minutes = match.group(0).split(".")
+                yield Token(match.start(), match.end(), [[canonical(hour), canonical(minutes)]])
+                continue
+        readings = _readings(match.group(0), lenient)
+        if lenient and (scale := _AR_SCALE.match(text, match.end())):
+            factor = _SCALES[scale.group(1)]
+            # Scaled first: of two readings that cover as much, the first is taken.
+            scaled = [[canonical(str(Decimal(v) * factor)) for v in r] for r in readings if "^" not in r[-1]]
+            readings = scaled + readings
+        yield Token(match.start(), match.end(), readings)
 
 
 def _english_words(text: str) -> Iterator[Token]:
@@ -200,6 +228,9 @@ def _lookup(word: str) -> tuple[str, int, str]:
             return *_AR_WORDS[form], ""
         if form in _AR_ORDINALS:
             return "n", _AR_ORDINALS[form], ""
+    for form in forms:  # the accusative of a cardinal: "ثلاثًا" (tanween dropped)
+        if form.endswith("ا") and _AR_WORDS.get(form[:-1], ("",))[0] == "n":
+            return *_AR_WORDS[form[:-1]], ""
     for form in forms:
         if form in _AR_SINGULARS:
             return "count", 1, form
@@ -228,7 +259,7 @@ def _arabic_words(text: str) -> Iterator[Token]:
         if kind in ("", "count"):
             i += 1
             continue
-        total, current, j = 0, 0, i
+        total, current, last, j = 0, 0, 0, i
         while j < len(words):
             if j > i:
                 kind, value, _ = _lookup(words[j].group(0))
@@ -237,7 +268,7 @@ def _arabic_words(text: str) -> Iterator[Token]:
                     kind in ("", "count")
                     or text[words[j - 1].end() : words[j].start()].strip()
                     or not (
-                        words[j].group(0).startswith("و")
+                        (words[j].group(0).startswith("و") and _continues(last, value))
                         or kind in ("hundred", "thousand")
                         or (value == 10 and 0 < current < 10)
                     )
@@ -249,19 +280,29 @@ def _arabic_words(text: str) -> Iterator[Token]:
                 total, current = total + (current or 1) * value, 0
             else:
                 current += value
+            last = value
             j += 1
         yield Token(words[i].start(), words[j - 1].end(), [[str(total + current)]])
         i = j
 
 
+def _continues(last: int, value: int) -> bool:
+    """Whether "و" + ``value`` goes on a number whose last part was ``last``: tens after ones ("خمسة
+    وأربعون"), anything smaller after hundreds or thousands ("مئة وعشرون"); "أربعة وستة" is two numbers."""
+    return (last < 10 and value in range(20, 100, 10)) or (last >= 100 and value < last)
+
+
 def read(text: str, *, arabic: bool) -> list[Token]:
     """Every number in normalised ``text`` with the unit written after it, in text order."""
     tokens = list(_digit_tokens(text, lenient=arabic))
-    tokens += _arabic_words(text) if arabic else _english_words(text)
+    # A translation may keep an English title or name with its number words ("in Five Lives").
+    tokens += [*_arabic_words(text), *_english_words(text)] if arabic else _english_words(text)
     tokens.sort(key=lambda t: t.start)
     for token in tokens:
         if token.unit is None and (found := unit_at(text, token.end, arabic=arabic)):
             token.unit, token.unit_end = found
+        if not arabic and token.start and text[token.start - 1] in "$£€":
+            token.unit = None  # money: "£125m" is 125 million pounds, not metres
     for first, second in pairwise(tokens):
         if first.unit is None and second.unit and _CONNECTOR.fullmatch(text[first.end : second.start]):
             first.unit = second.unit
@@ -308,3 +349,31 @@ def target_quantities(text: str, wanted: Counter[str]) -> list[tuple[str, Unit |
         remaining -= Counter(reading)
         out.extend((v, token.unit if k == len(reading) - 1 else None) for k, v in enumerate(reading))
     return out
+
+
+# A code or name with digits: "ACE2", "IL-6", "H1N1", "CD4", "SARS-CoV-2", "COVID-19".
+_CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*[0-9])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+
+
+def _codes(text: str) -> dict[str, set[str]]:
+    """Codes by their letters: {"IL": {"IL6", "IL8"}, "HN": {"H1N1"}} (case and hyphens ignored)."""
+    out: dict[str, set[str]] = {}
+    for match in _CODE.finditer(text):
+        token = match.group(0).upper().replace("-", "")
+        out.setdefault(re.sub(r"[0-9]", "", token), set()).add(token)
+    return out
+
+
+def code_mismatches(src: str, tgt: str) -> list[str]:
+    """Codes the translation keeps in Latin letters with other digits than the source: "IL-6" as "IL-7".
+
+    The numbers inside codes are not required on their own (a code may be rendered in words), but a code the
+    translation writes is compared as a whole token with the source's codes of the same letters."""
+    source = _codes(src)
+    if not source:
+        return []
+    problems = []
+    for letters, tokens in _codes(tgt).items():
+        for token in sorted(tokens - source.get(letters, tokens)):
+            problems.append(f"{token} in the translation, but the source has {', '.join(sorted(source[letters]))}")
+    return problems

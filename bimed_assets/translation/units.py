@@ -12,6 +12,7 @@ compared when the translation puts a unit there: Arabic often says "منذ 3 أ�
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,7 +33,8 @@ class Unit:
         if self.numerator != other.numerator:
             # A bare "degrees" ("38.5 درجة") fits either scale; only °C written as °F is a change.
             pair = {self.numerator, other.numerator}
-            return not ("deg" in pair and pair <= {"deg", "°C", "°F"})
+            ambiguous = ("deg", {"deg", "°C", "°F"}), ("kilo", {"kilo", "kg", "km"})
+            return not any(word in pair and pair <= fits for word, fits in ambiguous)
         # "mg/day" may become "ملغ يوميًا": a missing denominator is not a change, a different one is.
         return bool(self.denominator and other.denominator and self.denominator != other.denominator)
 
@@ -41,9 +43,10 @@ class Unit:
 _NUMERATORS: dict[str, tuple[bool, list[str], list[str]]] = {
     "kg": (
         True,
-        ["kg", "kgs", "kilograms?", "kilos?"],
-        ["كغ", "كلغ", "كغم", "كجم", "كيلوغرام", "كيلوجرام", "كيلوغرامات", "كيلوجرامات", "كيلو"],
+        ["kg", "kgs", "kilograms?"],
+        ["كغ", "كلغ", "كغم", "كجم", "كيلوغرام", "كيلوجرام", "كيلوغرامات", "كيلوجرامات"],
     ),
+    "kilo": (True, ["kilos?"], ["كيلو"]),  # kilograms or kilometres, by context
     "g": (
         True,
         ["g", "gm", "gms", "grams?", "grammes?"],
@@ -110,7 +113,16 @@ _NUMERATORS: dict[str, tuple[bool, list[str], list[str]]] = {
         ["سم", "سنتيمتر(?:ات)?", "سنتمتر(?:ات)?", "سنتي\\s?متر"],
     ),
     "mm": (True, ["mm", "millimeters?", "millimetres?"], ["مم", "ملم", "(?:ميلي|ملي|مللي)\\s?متر(?:ات)?"]),
-    "m": (True, ["m", "meters?", "metres?"], ["متر", "امتار"]),
+    "m": (True, ["m", "meters?", "metres?"], ["م", "متر", "امتار", "امتر"]),
+    "km": (True, ["km", "kilometers?", "kilometres?"], ["كم", "كيلو\\s?متر(?:ات)?"]),
+    "ft": (True, ["ft", "feet", "foot"], ["قدم", "اقدام"]),
+    "in": (True, ["inch(?:es)?"], ["بوصه", "بوصات", "انش", "انشات"]),
+    "mile": (True, ["miles?", "mi"], ["ميل", "اميال"]),
+    "t": (True, ["tonnes?", "tons?"], ["طن", "اطنان"]),
+    "oz": (True, ["oz", "ounces?"], ["اونصه", "اونصات"]),
+    "gal": (True, ["gallons?"], ["جالون", "غالون", "جالونات", "غالونات"]),
+    "ha": (True, ["ha", "hectares?"], ["هكتار", "هكتارات"]),
+    "kcal": (True, ["kcal", "calories?", "cal"], ["سعر(?:ه|ات)? حراري(?:ه|ات)?", "كيلو\\s?كالوري", "كالوري"]),
     "m2": (True, ["m\\^?2", "square meters?"], ["م\\^?2", "متر مربع"]),
     "s": (False, ["s", "secs?", "seconds?"], ["ثانيه", "ثوان", "ثواني"]),
     "min": (False, ["min", "mins", "minutes?"], ["دقيقه", "دقائق", "دقيقتين", "دقيقتان"]),
@@ -134,6 +146,7 @@ _DENOMINATORS: dict[str, tuple[list[str], list[str]]] = {
     "mm3": (["mm\\^?3", "cu mm"], ["(?:مم|ملم)\\^?3", "(?:مم|ملم) مكعب"]),
     "min": (["min", "minute"], ["(?:ال)?دقيقه", "د"]),
     "h": (["h", "hr", "hour"], ["(?:ال)?ساعه", "س"]),
+    "s": (["s", "sec", "second"], ["(?:ال)?ثانيه", "ث"]),
     "day": (["d", "day"], ["(?:ال)?يوم"]),
     "hpf": (["hpf", "HPF"], ["(?:ال)?حقل(?: عالي التكبير)?"]),
 }
@@ -146,8 +159,8 @@ _RATE_AR = (
 
 
 # A unit ends where its word ends; "m" in "m2" or "mm^3" is not metres.
-_AR_END = r"(?![\u0621-\u064aA-Za-z0-9^])"
-_EN_END = r"(?![A-Za-z0-9^])"
+_AR_END = r"(?:(?<=[%°])|(?![\u0621-\u064aA-Za-z0-9^]))"
+_EN_END = r"(?:(?<=[%°])|(?![A-Za-z0-9^]|\.[A-Za-z]))"  # "6 U.S." is no unit U
 
 
 def _pattern(english: list[str], arabic: list[str] | None) -> re.Pattern[str]:
@@ -175,8 +188,14 @@ _PER = {False: re.compile(r"\s*/\s*|\s+(?i:per)\s+"), True: re.compile(r"\s*/\s*
 _GAP = re.compile(r"[ \t]*-?[ \t]*")
 
 
+# Any alias of a table, to skip the search for the longest where no unit follows (most numbers).
+_ANY = {id(table): re.compile("|".join(p.pattern for p in table.values())) for table in (*_NUM.values(), *_DEN.values())}
+
+
 def _longest(patterns: dict[str, re.Pattern[str]], text: str, pos: int) -> tuple[str, int] | None:
     """The alias that matches longest at ``pos``: "ملغم" over "ملغ", "mm Hg" over "mm", "مل مكافئ" over "مل"."""
+    if not _ANY[id(patterns)].match(text, pos):
+        return None
     best = None
     for name, pattern in patterns.items():
         match = pattern.match(text, pos)
@@ -185,10 +204,20 @@ def _longest(patterns: dict[str, re.Pattern[str]], text: str, pos: int) -> tuple
     return best
 
 
+# "10 من الأمتار": Arabic may put the unit in a partitive.
+_PARTITIVE = re.compile(r"من\s+(?:ال)?")
+# Speeds written as one word: "mph", "km/h" is read as km per h.
+_MPH = re.compile(r"mph(?![A-Za-z])", re.IGNORECASE)
+
+
 def unit_at(text: str, pos: int, *, arabic: bool) -> tuple[Unit, int] | None:
     """The unit written right after ``pos`` (the end of a number) and where it ends, if any."""
     pos = _GAP.match(text, pos).end()
+    if not arabic and (mph := _MPH.match(text, pos)):
+        return Unit("mile", "h", True), mph.end()
     numerator = _longest(_NUM[arabic], text, pos)
+    if numerator is None and arabic and (partitive := _PARTITIVE.match(text, pos)):
+        numerator = _longest(_NUM[arabic], text, partitive.end())
     rate = _RATE[arabic].match(text, pos)
     if rate and (numerator is None or rate.end() >= numerator[1]):
         return Unit("", "min", False), rate.end()
@@ -203,6 +232,7 @@ def unit_at(text: str, pos: int, *, arabic: bool) -> tuple[Unit, int] | None:
     return Unit(name, denominator, _NUMERATORS[name][0]), end
 
 
+@functools.lru_cache(maxsize=65536)  # the same words recur across a corpus
 def is_unit(word: str) -> bool:
     """Whether an English word is a unit on its own ("mg", "mmHg", "days"): kept or not, never prose."""
     found = _longest(_NUM[False], word, 0)
