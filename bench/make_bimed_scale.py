@@ -8,7 +8,7 @@ Writes the frames ``bimed_assets.corpus.assemble.assemble`` takes, as Parquet, p
 - ``chats.parquet``: synthesized multi-turn chats (``RECORD_SCHEMA`` + ``turns`` + ``attempts``, task ``chat``);
 - ``accepted_translations.parquet`` (``ACCEPTED_SCHEMA``; Arabic JSON in the shape of the translation step);
 - ``reviewed_translations.parquet`` (``REVIEWED_SCHEMA``: approved, edited and rejected decisions);
-- ``planted.parquet``: ``item_id``, ``kind`` (``duplicate_exact|near``, ``contamination_exact|near``),
+- ``planted.parquet``: ``item_id``, ``kind`` (``duplicate_exact|near``, ``contamination_<edit>``),
   ``of`` (the item or evaluation question it copies) -- the answer key for recall.
 
 Shape (BiMed1.3M: 1.31M records, ~632M Mixtral tokens, Arabic:English 1:2, ~20% chats): the pool is sized so
@@ -16,7 +16,7 @@ that the 1:2 mix with 10% bilingual records gives ``--records`` corpus records; 
 and field lengths follow the sources (MedMCQA short stems with explanations, PubMedQA long abstracts, MedQA
 vignettes, Medical Meadow QA, ChatDoctor and synthesized doctor-patient chats). ~3% of the pool are exact
 duplicates after normalisation (case, punctuation), ~2% near duplicates (a word appended or replaced at the
-end), ~0.3% copies of evaluation questions (half verbatim, half edited). Text is drawn word by word from a
+end), ~0.3% copies of evaluation questions (verbatim or edited as real leaks are: ``LEAK_EDITS``). Text is drawn word by word from a
 Zipf (log-uniform rank) law over a vocabulary seeded with the real English and Arabic words of the bundled
 sample (Arabic in Arabic script) and extended with spliced words to a realistic size, so token and shingle
 statistics look like text, not like a few repeated strings. ``native`` holds only the id and ``document``
@@ -69,6 +69,7 @@ TRANSLATED = 0.54  # of the pool: a little more than the 1:2 mix needs, as the s
 REVIEWED = 0.02  # of the translations
 RECORDS_PER_ITEM = 1.55  # en + ar (1/2) + bilingual (1/10 of ar) records per kept item
 LETTERS = "ABCDE"
+NO_OPTIONS = pl.List(pl.Struct({"letter": pl.String, "text": pl.String}))
 WIDTH = 32  # longest vocabulary entry in bytes, separator included
 
 
@@ -162,7 +163,7 @@ def records(name: str, n: int, split: str, vocab: Vocabulary, rng: np.random.Gen
         frame = frame.with_columns(options=options, answer_letter=pl.Series(np.array(list(LETTERS))[gold]))
         frame = frame.with_columns(answer_text=pl.col("options").list.get(pl.Series(gold)).struct.field("text"))
     else:
-        frame = frame.with_columns(options=pl.lit([], pl.List(pl.Struct({"letter": pl.String, "text": pl.String}))),
+        frame = frame.with_columns(options=pl.lit([], NO_OPTIONS),
                                    answer_letter=pl.lit(None, pl.String),
                                    answer_text=column(vocab, rng, n, spec["answer"]))
     explained = rng.random(n) < 0.8
@@ -236,11 +237,55 @@ def chats(items: pl.DataFrame, vocab: Vocabulary, rng: np.random.Generator) -> p
     return items.with_columns(turns=grouped["turns"]).select(
         id=pl.lit("chat-") + pl.col("id"), source="source", subset="subset", split="split", is_eval=pl.lit(False),
         task=pl.lit("chat"), question=pl.col("turns").list.first().struct.field("content"),
-        options=pl.lit([], pl.List(pl.Struct({"letter": pl.String, "text": pl.String}))),
+        options=pl.lit([], NO_OPTIONS),
         answer_letter=pl.lit(None, pl.String), answer_text=pl.col("turns").list.last().struct.field("content"),
         explanation=pl.lit(None, pl.String), context=pl.lit(None, pl.String), language=pl.lit("en"),
         licence="licence", origin="id", native=pl.lit('{"synthesized_from": "') + pl.col("id") + '"}',
         turns="turns", attempts=pl.Series(rng.choice([1, 1, 1, 2], n)).cast(pl.Int32),
+    )
+
+
+# The edits real leaks of evaluation questions have (planted in turn, the last all at once), and how each is made.
+LEAK_EDITS = ("verbatim", "case_punctuation", "reordered_options", "changed_numbers", "dropped_words",
+              "added_words", "stem_alone", "combined")
+
+
+def edited_leaks(leaks: pl.DataFrame) -> pl.DataFrame:
+    """Evaluation questions copied into the training pool, each with one of ``LEAK_EDITS`` (``edit``, ``of``)."""
+    edit = pl.lit(np.array(LEAK_EDITS)[np.arange(len(leaks)) % len(LEAK_EDITS)])
+    is_ = lambda *names: pl.col("edit").is_in(names)
+    digits = list("0123456789")
+    options = pl.col("options")
+    # Texts in reverse order under the same letters; the gold letter follows its text.
+    reversed_texts = options.list.eval(pl.struct(letter=pl.element().struct.field("letter"),
+                                                 text=pl.element().struct.field("text").reverse()))
+    count = options.list.len()
+    gold = pl.col("answer_letter").str.replace_many(list(LETTERS), [str(i) for i in range(len(LETTERS))]).cast(
+        pl.Int64, strict=False)
+    return leaks.with_row_index("k").with_columns(edit=edit, of=pl.col("id"),
+        id=pl.col("source") + "-train-leak-" + pl.col("k").cast(pl.String).str.zfill(7),
+        split=pl.lit("train"), is_eval=pl.lit(False)).drop("k").with_columns(
+        question=pl.when(is_("case_punctuation", "combined")).then(
+            pl.col("question").str.to_uppercase().str.replace(" ", ", ", n=2) + "?!").otherwise("question"),
+    ).with_columns(
+        question=pl.when(is_("changed_numbers", "combined")).then(
+            pl.col("question").str.replace_many(digits, digits[3:] + digits[:3]) + " (dose 250 mg, age 47)")
+        .otherwise("question"),
+    ).with_columns(
+        # The second word goes, from a question long enough to stay itself without it.
+        question=pl.when(is_("dropped_words", "combined") & (pl.col("question").str.count_matches(" ") >= 7)).then(
+            pl.col("question").str.replace(r"^(\S+) \S+ ", "$1 ")).otherwise("question"),
+    ).with_columns(
+        question=pl.when(is_("added_words", "combined")).then(
+            pl.lit("Question: ") + pl.col("question") + " Explain your reasoning step by step.").otherwise("question"),
+        options=pl.when(is_("reordered_options", "combined")).then(reversed_texts).otherwise(options),
+        answer_letter=pl.when(is_("reordered_options", "combined") & (count > 1) & gold.is_not_null()).then(
+            pl.lit(LETTERS).str.slice(count - 1 - gold, 1)).otherwise("answer_letter"),
+    ).with_columns(  # the stem alone: an open question with the gold option's text as its answer
+        task=pl.when(is_("stem_alone")).then(pl.lit("open_qa")).otherwise("task"),
+        options=pl.when(is_("stem_alone")).then(pl.lit([], NO_OPTIONS)).otherwise("options"),
+        answer_letter=pl.when(is_("stem_alone")).then(pl.lit(None, pl.String)).otherwise("answer_letter"),
+        context=pl.when(is_("stem_alone")).then(pl.lit(None, pl.String)).otherwise("context"),
     )
 
 
@@ -270,21 +315,14 @@ def planted(pool: pl.DataFrame, evaluation: pl.DataFrame, vocab: Vocabulary, rng
         )).otherwise("options"),
         id=pl.col("id") + "~n",
     ).drop("w", "change", "_t")
-    leaks = evaluation.sample(round(n * CONTAMINATED), with_replacement=True, seed=int(rng.integers(2**31)))
-    half = len(leaks) // 2
-    leaks = leaks.with_row_index("k").with_columns(
-        question=pl.when(pl.col("k") < half).then("question").otherwise(
-            pl.col("question").str.to_uppercase() + " Explain."),
-        id=pl.col("source") + "-train-leak-" + pl.col("k").cast(pl.String).str.zfill(7),
-        split=pl.lit("train"), is_eval=pl.lit(False), of=pl.col("id"),
-    )
+    leaks = edited_leaks(evaluation.sample(round(n * CONTAMINATED), with_replacement=True,
+                                           seed=int(rng.integers(2**31))))
     labels = pl.concat([
         exact.select(item_id="id", kind=pl.lit("duplicate_exact"), of=pl.col("id").str.strip_suffix("~d")),
         near.select(item_id="id", kind=pl.lit("duplicate_near"), of=pl.col("id").str.strip_suffix("~n")),
-        leaks.select(item_id="id", kind=pl.when(pl.col("k") < half).then(pl.lit("contamination_exact"))
-                     .otherwise(pl.lit("contamination_near")), of="of"),
+        leaks.select(item_id="id", kind=pl.lit("contamination_") + pl.col("edit"), of="of"),
     ])
-    return pl.concat([exact, near, leaks.drop("k", "of")]), labels
+    return pl.concat([exact, near, leaks.drop("edit", "of")]), labels
 
 
 def build(records_wanted: int, seed: int = 0) -> dict[str, pl.DataFrame]:

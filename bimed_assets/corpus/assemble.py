@@ -35,8 +35,8 @@ REVIEWED_SCHEMA = pl.Schema({
 REVIEW_DECISIONS = ("approved", "edited", "rejected")
 REMOVED_SCHEMA = pl.Schema({"item_id": pl.String, "language": pl.String, "reason": pl.String, "matched": pl.String})
 REASONS = {
-    "contamination_exact": "same normalised question as an evaluation item",
-    "contamination_near": "near-duplicate (MinHash) of an evaluation question",
+    "contamination_exact": "holds every word of an evaluation question's stem (numbers and case aside)",
+    "contamination_near": "holds most words of an evaluation question's stem (see dedup.find_contamination)",
     "duplicate_exact": "same normalised question as a kept item with a lower id",
     "duplicate_near": "near-duplicate (MinHash) of a kept item with a lower id",
     "review_rejected": "a reviewer rejected the Arabic translation",
@@ -53,11 +53,31 @@ class Assembly:
         return dict(self.removed.group_by("reason").len().sort("reason").iter_rows())
 
 
+def _with_options(question: pl.Expr) -> pl.Expr:
+    options = pl.col("options").list.eval(pl.element().struct.field("text")).list.join(" ")
+    return pl.concat_str(question, options, separator=" ", ignore_nulls=True)
+
+
 def compare_text(docs: pl.DataFrame) -> pl.Expr:
     """What two items are compared by: the question with its options, or the patient's first message."""
-    options = pl.col("options").list.eval(pl.element().struct.field("text")).list.join(" ")
-    question = pl.coalesce("question", pl.col("turns").list.first().struct.field("content"))
-    return pl.concat_str(question, options, separator=" ", ignore_nulls=True)
+    return _with_options(pl.coalesce("question", pl.col("turns").list.first().struct.field("content")))
+
+
+def asked_text(docs: pl.DataFrame) -> pl.Expr:
+    """The words of a record's first user turn (``formatting.conversation``) without building the turn: what
+    ``find_contamination`` reads, here and in the ``zero_contamination`` check alike."""
+    context = pl.when(pl.col("context").is_not_null()).then(pl.lit(formatting.CONTEXT["en"] + " ") + pl.col("context"))
+    return pl.concat_str(context, compare_text(docs), separator=" ", ignore_nulls=True)
+
+
+def evaluation_questions(evaluation_sets: pl.DataFrame) -> pl.DataFrame:
+    """``item_id``, ``text``: each evaluation question (``RECORD_SCHEMA``) twice, as contamination is looked
+    for: its stem alone (a copy may lack the options, or reorder them) and its stem with the options (a short
+    stem is told apart by them)."""
+    questions = evaluation_sets.filter(pl.col("question").is_not_null())
+    return pl.concat([questions.select(item_id="id", text="question"),
+                      questions.filter(pl.col("options").list.len() > 0).select(
+                          item_id="id", text=_with_options(pl.col("question")))])
 
 
 def _translations(accepted: pl.DataFrame, reviewed: pl.DataFrame | None) -> pl.DataFrame:
@@ -90,10 +110,9 @@ def assemble(
     if chats is not None:
         training_pool = pl.concat([training_pool, chats.select(*RECORD_SCHEMA.names(), "turns")], how="diagonal")
     en_docs = formatting.english_documents(training_pool)
-    eval_docs = formatting.english_documents(evaluation_sets)
     removed_items = find_removals(
-        en_docs.select("item_id", text=compare_text(en_docs)), eval_docs.select("item_id", text=compare_text(eval_docs)),
-        dedup,
+        en_docs.select("item_id", text=compare_text(en_docs), asked=asked_text(en_docs)),
+        evaluation_questions(evaluation_sets), dedup,
     )
     if chats is not None:  # a chat retells its MCQA item: it goes when the item goes (an evaluation question…)
         inherited = chats.select(item_id="id", origin="origin").join(
