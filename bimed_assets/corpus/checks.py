@@ -12,9 +12,8 @@ from typing import Any
 
 import polars as pl
 
-from bimed_assets.corpus import formatting
-from bimed_assets.corpus.assemble import CORPUS_SCHEMA
-from bimed_assets.corpus.dedup import DEFAULT_DEDUP, DedupConfig, find_removals
+from bimed_assets.corpus.assemble import CORPUS_SCHEMA, evaluation_questions
+from bimed_assets.corpus.dedup import DEFAULT_DEDUP, DedupConfig, find_contamination
 from bimed_assets.corpus.text import arabic_share
 
 
@@ -104,17 +103,12 @@ def run_checks(corpus: pl.DataFrame, evaluation_sets: pl.DataFrame, config: Chec
 
 def contamination(corpus: pl.DataFrame, evaluation_sets: pl.DataFrame, config: DedupConfig = DEFAULT_DEDUP
                   ) -> CheckResult:
-    """Zero records whose first user turn matches an evaluation question, exactly or near; records of the same
-    item in another language count too (an Arabic question cannot be matched against English text)."""
-    eval_docs = formatting.english_documents(evaluation_sets)
-    # Both the question as formatted and its bare stem: a leak may come without the options.
-    formatted = formatting.conversation(eval_docs, "en").list.first().struct.field("content")
-    evaluation = pl.concat([
-        pl.DataFrame({"item_id": eval_docs["item_id"], "text": formatted}),
-        eval_docs.select("item_id", text="question"),
-    ])
-    train = corpus.select(item_id="id", text=pl.col("messages").list.get(1).struct.field("content"))
-    found = find_removals(train, evaluation, config).filter(pl.col("reason").str.starts_with("contamination"))
+    """Zero records whose first user turn holds an evaluation question, by the rule the assembly removes by
+    (``dedup.find_contamination``); records of the same item in another language count too (an Arabic question
+    cannot be matched against English text)."""
+    evaluation = evaluation_questions(evaluation_sets)
+    asked = corpus.select(item_id="id", text=pl.col("messages").list.get(1).struct.field("content"))
+    found = find_contamination(asked, evaluation, config.contamination)
     items = corpus.filter(pl.col("id").is_in(found["item_id"].implode()))["provenance"].struct.field("item_id")
     hit = corpus.filter(pl.col("provenance").struct.field("item_id").is_in(items.implode()))
     return CheckResult("zero_contamination", hit.is_empty(), True, {
