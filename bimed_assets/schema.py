@@ -82,6 +82,8 @@ REASONS = {
     "answer_not_in_options": "the gold answer is not one of the options",
     "bad_label": "the gold label is not a valid value",
     "duplicate_id": "another record of the source already has this id",
+    "empty_file": "a data file of the source is empty (nothing in it could be read)",
+    "oversized_record": "the record's text is over the length bound (bimed_assets.record_rules.MAX_RECORD_CHARS)",
 }
 
 QUARANTINE_SCHEMA = pl.Schema(

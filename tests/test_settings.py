@@ -100,3 +100,13 @@ def test_schedule_and_sensor_runs_build_with_the_configured_sources_and_mix(conf
     published = pl.read_parquet(root / "published" / "bimed_corpus.parquet")
     assert published.height == after["dagster/row_count"]
     assert not (root / "var" / "corpus").exists()  # nothing went to the default place
+
+
+def test_a_licence_subset_leaves_the_other_sources_out():
+    from bimed_assets.defs.corpus.assets import left_out_sources
+
+    left_out = left_out_sources(settings.CorpusSettings(licences=["permissive"]), settings.SourceFiles())
+    assert set(left_out) == {"chatdoctor", "medical_meadow", "liveqa", "medicationqa"}
+    assert left_out["medical_meadow"] == "licence kind copyleft is not in corpus.licences"
+    assert left_out_sources(settings.CorpusSettings(), settings.SourceFiles(left_out=["medqa"])) == {
+        "medqa": "left out in the configuration (sources.left_out)"}

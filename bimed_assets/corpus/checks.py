@@ -14,7 +14,7 @@ import polars as pl
 
 from bimed_assets.corpus.assemble import CORPUS_SCHEMA, evaluation_questions
 from bimed_assets.corpus.dedup import DEFAULT_DEDUP, DedupConfig, find_contamination
-from bimed_assets.corpus.text import arabic_share
+from bimed_assets.record_rules import MAX_RECORD_CHARS, MIN_ARABIC_SHARE, arabic_share_expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +29,8 @@ class CheckResult:
 class CheckConfig:
     ar_per_en: float | None = 0.5
     ratio_tolerance: float = 0.02  # absolute, on the Arabic share of ar+en records
-    min_arabic_share: float = 0.5  # Arabic records keep Latin drug names and abbreviations
-    max_chars: int = 100_000
+    min_arabic_share: float = MIN_ARABIC_SHARE  # the rule translation acceptance applies too
+    max_chars: int = MAX_RECORD_CHARS  # the bound the source loaders quarantine at
 
 
 def facts(corpus: pl.DataFrame) -> pl.DataFrame:
@@ -43,7 +43,7 @@ def facts(corpus: pl.DataFrame) -> pl.DataFrame:
         roles_ok=roles.str.contains(r"^system(,user,assistant)+$"),
         shortest=content.list.eval(pl.element().str.len_chars()).list.min(),
         chars=text.str.len_chars(),
-        arabic_share=pl.when(pl.col("language") == "ar").then(arabic_share(
+        arabic_share=pl.when(pl.col("language") == "ar").then(arabic_share_expr(
             pl.col("messages").list.slice(1).list.eval(pl.element().struct.field("content")).list.join("\n"))),
         is_ar=pl.when(pl.col("language") == "ar").then(1.0).when(pl.col("language") == "en").then(0.0),
     )

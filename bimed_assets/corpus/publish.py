@@ -144,3 +144,33 @@ def rollback(directory: Path, version: str | None = None) -> str:
         raise PublishError(f"{directory}: version {version!r} is not kept; kept: {', '.join(versions) or 'none'}")
     _switch(directory, version)  # publication order is kept: a second rollback goes further back
     return version
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bimed_assets.corpus.publish [--directory D] [--rollback [VERSION]]``: list the kept versions
+    (the current one marked), or roll back to VERSION (default: the one published before the current one)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bimed_assets.corpus.publish", description=main.__doc__)
+    parser.add_argument("--directory", help="corpus directory (default: corpus.directory of the project settings)")
+    parser.add_argument("--rollback", nargs="?", const="", metavar="VERSION", help="make VERSION current again")
+    args = parser.parse_args(argv)
+    if args.directory is None:
+        from bimed_assets import settings  # the project file: only when no directory is given
+
+        args.directory = settings.load().corpus.directory
+    if args.rollback is not None:
+        try:
+            print(f"current: {rollback(Path(args.directory), args.rollback or None)}")
+        except PublishError as exc:
+            print(exc)
+            return 1
+        return 0
+    current = current_version(Path(args.directory))
+    for version in published_versions(Path(args.directory)):
+        print(f"{version}{'  (current)' if version == current else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

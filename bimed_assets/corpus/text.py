@@ -1,4 +1,4 @@
-"""Text normalisation for duplicate detection, and script measurements for the quality checks."""
+"""Text normalisation for duplicate detection (script measurements are in ``bimed_assets.record_rules``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,3 @@ def normalise(text: pl.Expr) -> pl.Expr:
         .str.strip_chars()
     )
 
-
-def arabic_share(text: pl.Expr) -> pl.Expr:
-    """Share of letters that are Arabic script (null for text without letters)."""
-    letters = text.str.count_matches(r"\p{L}")
-    return pl.when(letters > 0).then(text.str.count_matches(r"\p{Arabic}") / letters)

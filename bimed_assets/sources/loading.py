@@ -8,15 +8,19 @@ flags, provenance, duplicate ids, quarantine rows and counts.
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from bimed_assets.paths import SAMPLE_DATA
+from bimed_assets.record_rules import MAX_RECORD_CHARS
 from bimed_assets.schema import (
     QUARANTINE_SCHEMA,
     Record,
@@ -24,10 +28,12 @@ from bimed_assets.schema import (
     records_frame,
     stable_id,
 )
-from bimed_assets.sources.reading import Native, resolve_files
+from bimed_assets.sources.reading import Native, is_empty, resolve_files
 from bimed_assets.sources.validation import Rejected
 
 _BATCH = 20_000
+# What a source's data can be in; documentation beside it (README, LICENSE, SOURCE.md) is not data.
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".xml", ".xlsx")
 
 
 @dataclass(slots=True)
@@ -77,6 +83,11 @@ def _native_json(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, default=str)
 
 
+def _text_size(item: Item) -> int:
+    return (len(item.question) + len(item.answer_text) + len(item.explanation or "") + len(item.context or "")
+            + sum(len(o["text"]) for o in item.options))
+
+
 def load_source(spec: SourceSpec, natives: Iterable[Native]) -> LoadResult:
     records: list[Record] = []
     frames: list[pl.DataFrame] = []  # records so far, converted in batches to bound the Python objects alive
@@ -100,6 +111,10 @@ def load_source(spec: SourceSpec, natives: Iterable[Native]) -> LoadResult:
             item = spec.normalize(native)
         except Rejected as exc:
             reject(native, exc.reason, exc.detail)
+            continue
+        size = _text_size(item)
+        if size > MAX_RECORD_CHARS:  # the same bound in every format: the record is judged, not its file
+            reject(native, "oversized_record", f"{size:,} characters of text, over {MAX_RECORD_CHARS:,}")
             continue
         record_id = stable_id(
             spec.name,
@@ -152,8 +167,36 @@ def left_out_result() -> LoadResult:
 
 def load_files(spec: SourceSpec, location: str | Path | None = None) -> LoadResult:
     """Load a source from a path, directory or glob; the bundled sample when no location is given."""
-    files = resolve_files(location if location is not None else SAMPLE_DATA / spec.sample)
-    return load_source(spec, spec.read(files))
+    location = location if location is not None else SAMPLE_DATA / spec.sample
+    files = resolve_files(location)
+    empty = [p for p in files if p.suffix.lower() in DATA_SUFFIXES and is_empty(p)]
+    # An empty data file is quarantined and counted (one row naming it), in every format alike.
+    notes = [Native(f"{p}:1", "", ("empty_file", f"{p.name} is empty")) for p in empty]
+    names = portable_names(location, files)
+    return load_source(spec, (_portable(native, names) for native in chain(notes, spec.read(
+        [p for p in files if p not in empty]))))
+
+
+def portable_names(location: str | Path, files: list[Path]) -> dict[str, str]:
+    """Each file's name relative to the folder the location starts from (the folder itself, a file's folder,
+    a glob's fixed part): what provenance records, instead of a path that only exists on this machine."""
+    where = os.path.expanduser(str(location))
+    head = re.split(r"[*?\[]", where, maxsplit=1)[0]
+    if head != where:  # a glob: the folder its fixed part ends in
+        base = Path(head) if head.endswith("/") else Path(head).parent
+    else:
+        base = Path(where) if Path(where).is_dir() else Path(where).parent
+    return {str(p): p.relative_to(base).as_posix() if p.is_relative_to(base) else p.name for p in files}
+
+
+def _portable(native: Native, names: dict[str, str]) -> Native:
+    """``<file>:<line>`` / ``<file>#<index>`` with the file's portable name."""
+    for separator in (":", "#"):
+        path, found, where = native.origin.rpartition(separator)
+        if found and path in names:
+            native.origin = f"{names[path]}{separator}{where}"
+            return native
+    return native
 
 
 def load_hf(spec: SourceSpec, dataset: str, split: str, config: str | None = None) -> LoadResult:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 from bimed_assets.sources import validation as v
 from bimed_assets.sources.loading import Item, SourceSpec
-from bimed_assets.sources.reading import Native, SourceFileError, read_json
+from bimed_assets.sources.reading import KeyedObject, Native, SourceFileError, read_json
 
 DATA, GROUND_TRUTH = "ori_pqal.json", "test_ground_truth.json"
 OPTIONS = [{"letter": "A", "text": "yes"}, {"letter": "B", "text": "no"}, {"letter": "C", "text": "maybe"}]
 LETTER = {o["text"]: o["letter"] for o in OPTIONS}
 
 
-def _object(path: Path) -> dict:
-    data = read_json(path)
+def _object(path: Path) -> KeyedObject:
+    data = read_json(path, keep_duplicate_keys=True)
     if not isinstance(data, dict):
         raise SourceFileError(f"{path}:1: expected a JSON object keyed by PMID, found {type(data).__name__}")
     return data
@@ -35,7 +35,8 @@ def read(files: list[Path]) -> Iterator[Native]:
     for path in dict.fromkeys(truth_files):
         truth.update(_object(path))
     for path in data_files:
-        for pmid, entry in _object(path).items():
+        # Every pair, a PMID written twice included: the loader quarantines the second as duplicate_id.
+        for pmid, entry in _object(path).pairs:
             # The native record is the file's own {PMID: entry} pair, so the PMID stays with it.
             native = Native(f"{path}#{pmid}", {pmid: entry}, subset="pqa_labeled")
             native.split = "test" if pmid in truth else "train"

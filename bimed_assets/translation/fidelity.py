@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bimed_assets import record_rules
 from bimed_assets.translation import negation, structure
 from bimed_assets.translation.numbers import code_mismatches, source_quantities, target_quantities
 from bimed_assets.translation.text import (
@@ -116,8 +117,14 @@ def item_signals(source: Any, target: Any, path: str = "") -> list[Signal]:
 
 
 def check_item(source: Mapping[str, Any] | Sequence[Any], target: Any) -> list[Failure]:
-    """Fidelity failures of a structured item: same fields, options and turns, each pair checked."""
-    return _compare(source, target, "")
+    """Fidelity failures of a structured item: same fields, options and turns, each pair checked; and the
+    whole item Arabic enough by the rule the corpus's arabic_script check audits (bimed_assets.record_rules)."""
+    failures = _compare(source, target, "")
+    share = record_rules.arabic_share("\n".join(record_rules.texts(target)))
+    if not record_rules.arabic_enough(share):
+        failures.append(Failure("script", "", f"the item is {share:.0%} Arabic letters, under the "
+                                              f"{record_rules.MIN_ARABIC_SHARE:.0%} an Arabic record needs"))
+    return failures
 
 
 # --- Arabic script -------------------------------------------------------------------------------

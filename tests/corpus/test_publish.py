@@ -90,7 +90,8 @@ def test_publish_then_roll_back(sample, tmp_path):
     assert pl.read_parquet(directory / DATA_FILE).height == first["dagster/row_count"]
     with pytest.raises(publish.PublishError, match="no published version before"):
         publish.rollback(directory)
-    assert publish.rollback(directory, second["version"]) == second["version"]
+    assert publish.main(["--directory", str(directory), "--rollback", second["version"]]) == 0  # the CLI
+    assert publish.current_version(directory) == second["version"]
 
     # keep_versions=2: a third version removes the oldest, never the current one.
     third = corpus_metadata(build(sample, directory, training_pool=fewer,

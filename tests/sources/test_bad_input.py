@@ -43,7 +43,7 @@ def test_each_bad_record_is_quarantined_with_its_reason(tmp_path, reason):
     assert (result.read, len(result.records), len(result.quarantine)) == (2, 1, 1)
     row = result.quarantine.row(0, named=True)
     assert row["reason"] == reason
-    assert row["origin"] == f"{path}:2"
+    assert row["origin"] == f"{path.name}:2"
     assert row["source"] == "medqa" and row["native"]
 
 
@@ -65,7 +65,7 @@ def test_unparseable_line_is_quarantined_and_the_rest_kept(tmp_path):
     path = write_jsonl(tmp_path / "test.jsonl", [GOOD, b'{"question": "cut off', variant(question="Other?")])
     result = load_files(MEDQA, path)
     assert result.reasons == {"invalid_json": 1}
-    assert result.quarantine["origin"][0] == f"{path}:2"
+    assert result.quarantine["origin"][0] == f"{path.name}:2"
     assert len(result.records) == 2
 
 
@@ -74,8 +74,8 @@ def test_duplicate_records_keep_the_first(tmp_path):
     path = write_jsonl(tmp_path / "test.jsonl", [GOOD, variant(meta_info="step1"), GOOD, variant(question="New?")])
     result = load_files(MEDQA, path)
     assert result.reasons == {"duplicate_id": 2}
-    assert result.quarantine["origin"].to_list() == [f"{path}:2", f"{path}:3"]
-    assert result.records["origin"].to_list() == [f"{path}:1", f"{path}:4"]
+    assert result.quarantine["origin"].to_list() == [f"{path.name}:2", f"{path.name}:3"]
+    assert result.records["origin"].to_list() == [f"{path.name}:1", f"{path.name}:4"]
 
 
 def test_comparison_signs_are_not_mistaken_for_html(tmp_path):
@@ -87,7 +87,7 @@ def test_comparison_signs_are_not_mistaken_for_html(tmp_path):
 def test_a_file_that_cannot_be_parsed_names_file_and_line(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('[\n  {"input": "a"},\n  {"input": "b",\n')
-    with pytest.raises(SourceFileError, match=rf"{path}:4:"):
+    with pytest.raises(SourceFileError, match=rf"{path.name}:4:"):
         read_json(path)
 
 
@@ -101,3 +101,42 @@ def test_counts_add_up(tmp_path):
     result = load_files(MEDQA, write_jsonl(tmp_path / "test.jsonl", lines))
     assert result.read == len(lines) == len(result.records) + len(result.quarantine)
     assert sum(result.reasons.values()) == len(result.quarantine) == len(BAD) + 1
+
+
+# --- the same handling in every format: duplicated native keys, empty files, oversized records --------------
+
+PUBMEDQA_ENTRY = {"QUESTION": "Does aspirin reduce stroke risk?", "CONTEXTS": ["A trial."], "LABELS": ["RESULTS"],
+                  "final_decision": "yes", "LONG_ANSWER": "Yes."}
+
+
+def test_a_duplicated_pubmedqa_key_is_quarantined_not_lost(tmp_path):
+    entry = json.dumps(PUBMEDQA_ENTRY)
+    other = json.dumps({**PUBMEDQA_ENTRY, "QUESTION": "Does aspirin reduce stroke risk in the elderly?"})
+    (tmp_path / "ori_pqal.json").write_text(f'{{"111": {entry}, "222": {entry}, "111": {other}}}')
+    (tmp_path / "test_ground_truth.json").write_text('{"222": "yes"}')
+    result = load_files(SOURCES["pubmedqa"], tmp_path)
+    assert (result.read, len(result.records)) == (3, 2)
+    assert result.reasons == {"duplicate_id": 1}
+    assert "elderly" in result.quarantine["native"][0]  # the second "111", kept in the quarantine
+
+
+@pytest.mark.parametrize(("source", "name"), [("medqa", "test.jsonl"), ("mmlu_medical", "anatomy_test.csv"),
+                                              ("chatdoctor", "chatdoctor5k.json"), ("liveqa", "liveqa.xml")])
+def test_an_empty_file_is_quarantined_and_counted_in_every_format(tmp_path, source, name):
+    folder = tmp_path / "data" / "test" if source == "mmlu_medical" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n  \n")
+    result = load_files(SOURCES[source], tmp_path)
+    assert (result.read, len(result.records), result.reasons) == (1, 0, {"empty_file": 1})
+    assert result.quarantine["detail"][0] == f"{name} is empty"
+
+
+def test_an_oversized_record_is_quarantined_in_json_lines_and_csv_alike(tmp_path):
+    huge = "x " * 2_600_000  # ~5 MB in one field
+    jsonl = load_files(MEDQA, write_jsonl(tmp_path / "test.jsonl", [variant(question=f"Which drug? {huge}"), GOOD]))
+    (tmp_path / "mmlu" / "data" / "test").mkdir(parents=True)
+    (tmp_path / "mmlu" / "data" / "test" / "anatomy_test.csv").write_text(
+        f'"Which nerve? {huge}",a,b,c,d,A\nWhich bone?,a,b,c,d,B\n')
+    csv = load_files(SOURCES["mmlu_medical"], tmp_path / "mmlu")
+    for result in (jsonl, csv):
+        assert (result.read, len(result.records), result.reasons) == (2, 1, {"oversized_record": 1})

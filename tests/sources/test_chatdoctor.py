@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from bimed_assets.paths import SAMPLE_DATA
 from bimed_assets.sources import load_files
 from bimed_assets.sources.chatdoctor import SPEC
 from bimed_assets.sources.reading import SourceFileError
@@ -18,7 +17,7 @@ def test_full_genmedgpt_file(real_data):
     assert result.read == 5452
     assert len(result.records) == 5446 and len(result.quarantine) == 6
     assert dict(result.reasons) == {"broken_encoding": 6}
-    assert result.quarantine["origin"].to_list() == [f"{path}#{i}" for i in MOJIBAKE_ITEMS]
+    assert result.quarantine["origin"].to_list() == [f"{path.name}#{i}" for i in MOJIBAKE_ITEMS]
     assert set(result.records["subset"]) == {"genmedgpt"} and set(result.records["split"]) == {"train"}
     assert set(result.records["task"]) == {"dialogue"} and not result.records["is_eval"].any()
     assert result.records["id"].n_unique() == 5446
@@ -42,7 +41,7 @@ def test_field_mapping_on_real_data(real_data):
 def test_bundled_sample_loads_without_drops():
     result = load_files(SPEC)
     assert result.read == len(result.records) == 200
-    assert str(SAMPLE_DATA / "chatdoctor/chatdoctor5k.json") + "#0" == result.records["origin"][0]
+    assert "chatdoctor5k.json#0" == result.records["origin"][0]
 
 
 def test_ids_are_stable_across_loads():
@@ -77,13 +76,13 @@ def test_bad_records_are_quarantined_with_reasons(tmp_path):
     result = load_files(SPEC, path)
     assert result.read == 8 and len(result.records) == 1
     assert result.quarantine.select("origin", "reason").rows() == [
-        (f"{path}#1", "missing_field"),
-        (f"{path}#2", "wrong_type"),
-        (f"{path}#3", "empty_text"),
-        (f"{path}#4", "broken_encoding"),
-        (f"{path}#5", "html_remnant"),
-        (f"{path}#6", "html_remnant"),
-        (f"{path}#7", "duplicate_id"),
+        (f"{path.name}#1", "missing_field"),
+        (f"{path.name}#2", "wrong_type"),
+        (f"{path.name}#3", "empty_text"),
+        (f"{path.name}#4", "broken_encoding"),
+        (f"{path.name}#5", "html_remnant"),
+        (f"{path.name}#6", "html_remnant"),
+        (f"{path.name}#7", "duplicate_id"),
     ]
     assert set(result.quarantine["subset"]) == {"icliniq"}
 

@@ -18,8 +18,8 @@ def test_full_workbook(real_data):
     assert result.read == 690
     assert len(result.records) == 688 and len(result.quarantine) == 2
     assert result.quarantine.select("origin", "reason").rows() == [
-        (f"{path}:33", "broken_encoding"),  # 'pravastatin s9 orange how many "grams?\x9d"'
-        (f"{path}:434", "duplicate_id"),  # the same row as row 407 in every column
+        (f"{path.name}:33", "broken_encoding"),  # 'pravastatin s9 orange how many "grams?\x9d"'
+        (f"{path.name}:434", "duplicate_id"),  # the same row as row 407 in every column
     ]
     assert (
         json.loads(result.quarantine["native"][0])["Question"]
@@ -33,7 +33,7 @@ def test_fields_on_real_data(real_data):
     path = real_data / XLSX
     records = load_files(SPEC, path.parent).records  # the folder: README.md is skipped
     first = records.row(0, named=True)
-    assert first["origin"] == f"{path}:2"
+    assert first["origin"] == f"{path.name}:2"
     assert first["question"] == "how does rivatigmine and otc sleep medicine interact"
     assert first["answer_text"].startswith(
         "tell your doctor and pharmacist what prescription and nonprescription"
@@ -43,7 +43,7 @@ def test_fields_on_real_data(real_data):
     assert list(native) == list(COLUMNS)
     assert native["URL"] == "https://medlineplus.gov/druginfo/meds/a602009.html"
     # Rows 45 and 107 have no Section Title, which is not needed.
-    row45 = records.filter(origin=f"{path}:45").row(0, named=True)
+    row45 = records.filter(origin=f"{path.name}:45").row(0, named=True)
     assert row45["question"] == "sickness in humans caused formaldehyde on toys from china?"
     assert json.loads(row45["native"])["Section Title"] is None
 
@@ -52,7 +52,7 @@ def test_bundled_sample_loads_without_drops():
     result = load_files(SPEC)
     assert result.read == len(result.records) == 150
     path = SAMPLE_DATA / XLSX
-    assert result.records["origin"].head(2).to_list() == [f"{path}:2", f"{path}:3"]
+    assert result.records["origin"].head(2).to_list() == [f"{path.name}:2", f"{path.name}:3"]
 
 
 def _write(path, rows, header=COLUMNS):
@@ -98,20 +98,20 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
     result = load_files(SPEC, path)
     assert result.read == 12  # the blank row 12 is skipped, and numbering goes on from it
     assert result.records.select("origin", "context").rows() == [
-        (f"{path}:2", "Focus (Drug): ibuprofen; Question Type: Usage"),
-        (f"{path}:13", None),
+        (f"{path.name}:2", "Focus (Drug): ibuprofen; Question Type: Usage"),
+        (f"{path.name}:13", None),
     ]
     assert result.quarantine.select("origin", "reason").rows() == [
-        (f"{path}:3", "missing_field"),
-        (f"{path}:4", "wrong_type"),
-        (f"{path}:5", "wrong_type"),  # a date where the answer text should be
-        (f"{path}:6", "empty_text"),
-        (f"{path}:7", "broken_encoding"),
-        (f"{path}:8", "broken_encoding"),  # stray C1 control character
-        (f"{path}:9", "html_remnant"),
-        (f"{path}:10", "html_remnant"),
-        (f"{path}:11", "duplicate_id"),
-        (f"{path}:14", "wrong_type"),  # a number as the focus
+        (f"{path.name}:3", "missing_field"),
+        (f"{path.name}:4", "wrong_type"),
+        (f"{path.name}:5", "wrong_type"),  # a date where the answer text should be
+        (f"{path.name}:6", "empty_text"),
+        (f"{path.name}:7", "broken_encoding"),
+        (f"{path.name}:8", "broken_encoding"),  # stray C1 control character
+        (f"{path.name}:9", "html_remnant"),
+        (f"{path.name}:10", "html_remnant"),
+        (f"{path.name}:11", "duplicate_id"),
+        (f"{path.name}:14", "wrong_type"),  # a number as the focus
     ]
 
 
@@ -125,8 +125,8 @@ def test_cells_under_no_header_are_a_malformed_row(tmp_path):
     path = _write(tmp_path / "medications.xlsx", rows, header=header)
     result = load_files(SPEC, path)
     assert result.quarantine.select("origin", "reason").rows() == [
-        (f"{path}:2", "malformed_row"),  # a cell right of the header
-        (f"{path}:3", "malformed_row"),  # a cell under the unnamed column
+        (f"{path.name}:2", "malformed_row"),  # a cell right of the header
+        (f"{path.name}:3", "malformed_row"),  # a cell under the unnamed column
     ]
     assert len(result.records) == 1 and list(json.loads(result.records["native"][0])) == list(COLUMNS)
 

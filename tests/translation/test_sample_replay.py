@@ -38,7 +38,7 @@ EXPECTED = {
     "chatdoctor-3ccbdb61eb9b86ed": ["pass"],
     "chatdoctor-5195e3ac38dad51a": ["pass"],
     # The adverse-reaction lists left in English, round after round.
-    "liveqa-TQ39A1": ["untranslated", "untranslated", "untranslated"],
+    "liveqa-TQ39A1": ["script+untranslated", "untranslated", "untranslated"],  # round 1 is under half Arabic
     "liveqa-TQ40A2": ["pass"],
     "medical_meadow-24b1b5aa332ce7f4": ["judge", "judge", "judge"],  # "malignant hyperthermia" mistranslated
     "medical_meadow-0c1befbc945b1b43": ["pass"],

@@ -1,0 +1,60 @@
+"""Record-level rules with one definition, shared by the stage that accepts a record and the check that audits it.
+
+- Arabic script: an Arabic record is "Arabic enough" when at least ``MIN_ARABIC_SHARE`` of its letters are
+  Arabic-script letters. Translation acceptance (``bimed_assets.translation.fidelity.check_item``, on every text
+  of the translated item) and the corpus's blocking ``arabic_script`` check (on every turn of the record) apply
+  this rule, with the same letter counting in Python and in Polars.
+- Length: no record's text over ``MAX_RECORD_CHARS`` characters. The source loaders quarantine a longer record
+  (``oversized_record``, in every file format), and the corpus's ``length_bounds`` check audits the same bound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import polars as pl
+
+# Arabic, Arabic Supplement, Arabic Extended-A and the presentation forms; a letter is Unicode category L*.
+ARABIC_BLOCKS = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
+# Mostly Arabic: translations keep drug names, abbreviations and units in Latin letters ("HbA1c 8.2%، LDL
+# 160 mg/dL"), but a record with most of its letters Latin was not translated.
+MIN_ARABIC_SHARE = 0.5
+# ~25k words: far above any real QA item or chat (BiMed1.3M's longest are a few thousand characters); a longer
+# one is a scraping accident (a whole page or file in one field) that would dominate a training batch.
+MAX_RECORD_CHARS = 100_000
+
+_ARABIC = re.compile(f"[{ARABIC_BLOCKS}]")
+
+
+def arabic_share(text: str) -> float | None:
+    """Share of the letters that are Arabic script; None for a text without letters."""
+    letters = arabic = 0
+    for char in text:
+        if char.isalpha():
+            letters += 1
+            arabic += bool(_ARABIC.match(char))
+    return arabic / letters if letters else None
+
+
+def arabic_share_expr(text: pl.Expr) -> pl.Expr:
+    """``arabic_share`` in Polars (null for a text without letters)."""
+    letters = text.str.count_matches(r"\p{L}")
+    return pl.when(letters > 0).then(text.str.count_matches(f"[[{ARABIC_BLOCKS}]&&\\p{{L}}]") / letters)
+
+
+def arabic_enough(share: float | None) -> bool:
+    return share is None or share >= MIN_ARABIC_SHARE
+
+
+def texts(value: Any) -> Iterator[str]:
+    """Every string in a nested document (mappings, lists), in order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from texts(item)
