@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Engine, Text, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -594,16 +594,26 @@ class ReviewService:
             return _view(item, claim.username if claim else None, claim.expires_at if claim else None, decision)
 
     def list_items(self, queue: QueueFilter = QueueFilter(), status: str = "pending", limit: int = 100,
-                   offset: int = 0) -> list[dict[str, Any]]:
-        """Queue rows (no documents): id, source, task, score, checks, status, who holds the lease."""
+                   offset: int = 0, search: str | None = None,
+                   decided_by: int | None = None) -> list[dict[str, Any]]:
+        """Queue rows (no documents): id, source, task, score, checks, status, who holds the lease. ``search``:
+        words that the item id or its English text contain (case-insensitive); ``decided_by``: only items that
+        reviewer decided ("my decisions")."""
         now = self.clock()
+        extra = []
+        for word in (search or "").split()[:5]:
+            pattern = "%" + word.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+            extra.append(or_(func.lower(Item.item_id).like(pattern),
+                             func.lower(Item.document.cast(Text)).like(pattern)))
+        if decided_by is not None:
+            extra.append(exists().where(Decision.item_id == Item.item_id, Decision.reviewer_id == decided_by))
         with self._read() as s:
             rows = s.execute(
                 select(Item.item_id, Item.source, Item.task, Item.best_score, Item.rounds, Item.failed_checks,
                        Item.status, Item.version, Reviewer.username, Claim.expires_at)
                 .join(Claim, Claim.item_id == Item.item_id)
                 .outerjoin(Reviewer, and_(Reviewer.id == Claim.reviewer_id, Claim.expires_at > now))
-                .where(Item.status == status, *queue.conditions()).order_by(Item.id).limit(limit).offset(offset)
+                .where(Item.status == status, *queue.conditions(), *extra).order_by(Item.id).limit(limit).offset(offset)
             ).all()
             return [{"item_id": r.item_id, "source": r.source, "task": r.task, "best_score": r.best_score,
                      "rounds": r.rounds, "failed_checks": r.failed_checks, "status": r.status,

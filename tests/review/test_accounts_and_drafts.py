@@ -127,3 +127,16 @@ def test_an_unscored_item_shows_its_best_round_with_that_rounds_feedback(service
     item = service.get_item("u1")
     assert item.best_round == 2 and item.reasons == ["numbers: failure 0"]
     assert item.best_translation == record["attempts"][1]["translation"]
+
+
+def test_search_and_my_decisions(service):
+    service.import_items([make_item("s1", question="Which anticoagulant is enoxaparin?"), make_item("s2"),
+                          make_item("s3")])
+    amal, huda = (service.create_reviewer(n, PASSWORD).id for n in ("amal", "huda"))
+    assert [r["item_id"] for r in service.list_items(search="ENOXAPARIN")] == ["s1"]
+    assert [r["item_id"] for r in service.list_items(search="s2")] == ["s2"]
+    assert service.list_items(search="100%_") == []
+    for reviewer, item_id in ((amal, "s1"), (huda, "s2")):
+        item = service.claim(item_id, reviewer)
+        service.decide(item_id, reviewer, item.version, "approve")
+    assert [r["item_id"] for r in service.list_items(status="decided", decided_by=amal)] == ["s1"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,27 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "review" / "review_page.png"
 
 
+@contextmanager
+def _serving(service: ReviewService):
+    """The app over ``service`` on a free port, in a thread of this process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(create_app(service, "s" * 40), host="127.0.0.1", port=port,
+                                       log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        service.engine.dispose()
+
+
 @pytest.fixture
 def server(tmp_path):
     service = ReviewService(f"sqlite:///{tmp_path / 'review.sqlite'}")
@@ -33,20 +55,8 @@ def server(tmp_path):
                   arabic_answer="الجرعة القصوى من الميتفورمين (metformin) هي 2550 mg يوميًا، تُعطى مع الوجبات.", rounds=3),
         make_item("medqa-0002"),
     ])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(service, "s" * 40), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", service
-    uv.should_exit = True
-    thread.join(10)
-    service.engine.dispose()
+    with _serving(service) as base:
+        yield base, service
 
 
 def test_review_round_trip_in_chromium(server):
@@ -108,20 +118,8 @@ def safety_server(tmp_path, clock):
         make_item("num-1", answer="Give 65 mg, then 30 mg.", arabic_answer="أعط 65 mg، ثم 30 mg."),
         make_item("lease-1"), make_item("stale-1"),
     ])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(create_app(service, "s" * 40), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", service, clock
-    uv.should_exit = True
-    thread.join(10)
-    service.engine.dispose()
+    with _serving(service) as base:
+        yield base, service, clock
 
 
 def _shot(page, name: str) -> None:
@@ -185,7 +183,7 @@ def test_what_a_reviewer_sees_is_what_is_stored_and_typed_work_is_kept(safety_se
         if page.locator("text=Claim this item").count():
             page.click("text=Claim this item")
         page.locator('textarea[name="field:answer"]').fill("مسودة لن تضيع 500 mg")
-        page.wait_for_function("document.getElementById('edit-state').dataset.saved === 'draft saved'")
+        page.wait_for_selector('#edit-state[data-saved="draft saved"]', state="attached")  # the autosave
         clock.advance(minutes=16)
         huda = service.create_reviewer("huda", PASSWORD).id
         service.claim("lease-1", huda)

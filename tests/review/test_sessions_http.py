@@ -152,7 +152,7 @@ def test_malformed_forms_answer_4xx(tmp_path):
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
     base = {"csrf_token": csrf, "version": version, "action": "approve"}
     for odd in ({"field:question.x": "y"}, {"field:__class__": "y"}, {"field:turns.9.content": "y"},
-                {"version": "abc"}, {"field:answer": "\ud800"}):
+                {"version": "abc"}):
         response = client.post("/items/f1/decide", data={**base, **odd}, follow_redirects=False)
         assert response.status_code < 500, (odd, response.status_code)
     surrogate = client.post("/items/f1/decide", content=f"csrf_token={csrf}&field%3Aanswer=%ED%A0%80".encode(),

@@ -96,10 +96,14 @@ async def logout(request: Request):
 
 @router.get("/")
 def queue(request: Request, reviewer: Reviewer) -> HTMLResponse:
-    service, chosen = _service(request), _filter(dict(request.query_params))
+    params = dict(request.query_params)
+    service, chosen = _service(request), _filter(params)
+    search, mine = params.get("q", "")[:200], params.get("mine") == "1"
     request.session["filter"] = {k: v for k, v in vars(chosen).items() if v}
+    items = service.list_items(chosen, "decided" if mine else "pending", limit=200, search=search,
+                               decided_by=reviewer.id if mine else None)
     return render_page(request, "queue.html", reviewer, chosen=vars(chosen), facets=service.facets(),
-                 counts=service.progress(chosen), items=service.list_items(chosen, limit=200))
+                       counts=service.progress(chosen), items=items, search=search, mine=mine)
 
 
 @router.post("/next")
