@@ -204,7 +204,7 @@ def test_what_a_reviewer_sees_is_what_is_stored_and_typed_work_is_kept(safety_se
         page.wait_for_selector(".merge-note")
         assert "changed since you began" in page.locator(".merge-note").inner_text()
         assert page.locator('textarea[name="field:answer"]').input_value() == "تعديلي أنا 500 mg مرتين"
-        assert "جديدة" in page.locator(".merge").first.inner_text()
+        assert "جديدة" in page.locator('.pair:has(textarea[name="field:answer"]) .merge').inner_text()
         _shot(page, "merge_view.png")
         page.click('button[value="approve"]')  # saved on the new version, with the reviewer's text
         page.wait_for_selector(".flash")
