@@ -207,7 +207,7 @@ async def decide(request: Request, item_id: str, reviewer: Reviewer):
         return _review_page(request, item_id, reviewer, 422, edits=translation, check_failures=exc.failures)
     except (StaleVersion, NotClaimed) as exc:
         kept = _keep_draft(service, item_id, reviewer, form)
-        return _redirect(f"/items/{item_id}", f"Not saved: {exc}" + (" Your edits are kept below." if kept else ""),
+        return _redirect(f"/items/{item_id}", f"Not saved: {exc}." + (" Your edits are kept below." if kept else ""),
                          request)
     except (ReviewError, ValueError, KeyError, IndexError) as exc:
         _keep_draft(service, item_id, reviewer, form)
