@@ -127,7 +127,7 @@ def setup(model, path: str) -> dict:
     compute = str(model.dtype).removeprefix("torch.")
     precision = (f"NF4 weights (attention and experts), {compute} compute" if quant else compute)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    return {"model": Path(path).name, "precision": precision, "device": f"{device} ({name})"}
+    return {"model_name": Path(path).name, "precision": precision, "device": f"{device} ({name})"}
 
 
 REQUIRED = ["question", "options", "answer", "language", "benchmark"]

@@ -58,6 +58,6 @@ def test_comparison_of_the_base_model_alone_has_no_difference_columns():
 def test_generation_table_has_a_row_per_model_and_batch_size_with_the_setup():
     runs = {"base": {"batch_1": {"batch_size": 1, "tokens_per_second": 10.0},
                      "batch_8": {"batch_size": 8, "tokens_per_second": 60.0}}, "adapted": {}}
-    table = generation(runs, {"model": "mixtral", "precision": "bfloat16", "device": "cpu (CPU)"})
+    table = generation(runs, {"model_name": "mixtral", "precision": "bfloat16", "device": "cpu (CPU)"})
     assert table.select("model", "batch_size", "tokens_per_second").rows() == [("base", 1, 10.0), ("base", 8, 60.0)]
     assert table["precision"].to_list() == ["bfloat16", "bfloat16"]
