@@ -64,3 +64,17 @@ def test_an_unchanged_rerun_makes_no_llm_call(live):
     meta = next(e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()
                 if e.asset_key == dg.AssetKey("translation_attempts"))
     assert meta["llm_http_calls"].value == 0 and meta["llm_cache_hits"].value == meta["llm_requests"].value > 0
+
+
+def test_llm_steps_share_one_endpoint_pool_and_split_its_slots(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIMED_VAR_DIR", str(tmp_path))
+    from bimed_assets.definitions import defs
+    from bimed_assets.defs.resources import LLM_POOL, LLMResource
+
+    definitions = defs()
+    for key in ("synthesized_chats", "translation_attempts", "benchmark_translation"):
+        assert definitions.resolve_assets_def(key).op.pool == LLM_POOL
+    llm = LLMResource(base_url="http://gpu-node:8000/v1", concurrency=64, pool_steps=8,
+                      limiter_url="redis://127.0.0.1:6379/0", cache_path=str(tmp_path / "llm.sqlite"))
+    config = llm.llm_config("run-1")
+    assert (config.concurrency, config.limiter_url, config.run_id) == (8, "redis://127.0.0.1:6379/0", "run-1")
