@@ -39,7 +39,11 @@ def test_normalize_digits_separators_and_letters():
         ("pulse is 93/min", [("93", "/min")]),
         ("for three days, one of the following, two doses", [("3", "day")]),
         ("forty-five", [("45", None)]),
-        ("at 08:00", [("8", None), ("0", None)]),
+        ("at 08:00", [("8", None)]),  # "الساعة 8": zero minutes are not written
+        ("at 7.55am", [("7", None), ("55", None)]),
+        ("in the 1980s, widespread 80s", []),  # decades are written in words
+        ("Nov. 6 U.S. elections", [("6", None)]),  # a country, not the unit U
+        ("£125m", [("125", None)]),  # money, not metres
         ("platelets 90 × 10⁹/L", [("90", None), ("10^9", "/L")]),
         ("COVID-19 and IL-6", [("19", None), ("6", None)]),
         ("2,5 mg", [("2", None), ("5", "mg")]),  # not an English number: two numbers
