@@ -536,6 +536,40 @@ def table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def blind_spots(report: Report) -> str:
+    """What the checks cannot see, with the rates this run measured."""
+
+    def rate(catches: dict[str, Tally], detail: dict[tuple[str, str], Tally], kind: str, variant: str = "") -> str:
+        t = detail.get((kind, variant)) if variant else catches.get(kind)
+        return f"{t.rate:.0%} of {t.total}" if t and t.total else "not measured"
+
+    real, real_detail = report.real_catches, report.real_detail
+    signal = report.signal_alarms.get("ntrex128", Tally())
+    added = report.signal_catches.get(("ntrex128", "added"), Tally())
+    removed = report.signal_catches.get(("ntrex128", "removed"), Tally())
+    return "\n".join([
+        "## What the checks cannot see",
+        "",
+        ("- **Fluent Arabic about something else** of about the same length: caught only through numbers, codes "
+        f"and length (NTREX-128: {rate(real, real_detail, 'unrelated fluent Arabic')}; fixtures: "
+        f"{rate(report.catches, report.detail, 'unrelated fluent Arabic')}). The LLM judge's job."),
+        ("- **A short sentence dropped** where a translator could have merged it: fewer sentences and a text "
+        f"shorter than the model expects are both needed (NTREX-128 paragraphs, no number in the sentence: "
+        f"{rate(real, real_detail, 'dropped sentence', 'without numbers')})."),
+        ("- **A cut tail that still ends a sentence, or that was long anyway** (NTREX-128, no number in the cut "
+        f"part: {rate(real, real_detail, 'last third cut', 'without numbers')})."),
+        ("- **A changed number the translation can also read elsewhere**: the translation is read leniently "
+        "(\"الأربع كرات\" for fourballs counts as a 4), decades and zero minutes are not "
+        f"required (NTREX-128 changed numbers: {rate(real, real_detail, 'changed number', 'number')})."),
+        ("- **Negation** is a signal, not a failure: raised on "
+        f"{signal.flagged}/{signal.total} = {signal.rate:.1%} of clean NTREX-128 pairs; raised for "
+        f"{added.rate:.0%} of added and {removed.rate:.0%} of removed negations (a second negator left in the "
+        "sentence, or a lexical negative in the source, hides a flip)."),
+        "- **Swapped look-alike options**, a mistranslated word, a wrong but well-formed term.",
+        "",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -563,7 +597,7 @@ def main() -> None:
         f"{TARGETS['catch']:.0%} for numbers, codes, doses and units, ≥ {TARGETS['dropped']:.0%} for dropped "
         f"sentences, ≥ {TARGETS['cut']:.0%} for a cut last third; ≥ 2,000 sentence pairs/s per core.\n\n"
         f"**Speed**: {rate:,.0f} NTREX-128 sentence pairs/s in one process ({n} pairs, check_text).\n\n"
-        + body + "\n",
+        + body + "\n\n" + blind_spots(report),
         encoding="utf-8",
     )
 
