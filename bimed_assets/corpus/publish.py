@@ -111,7 +111,8 @@ def publish(directory: Path, staged: Path, version: str, keep: int = DEFAULT_KEE
     """Move a staged build that passed its checks to ``versions/<version>`` and make it current.
 
     The same content built again is already published: the staged copy is dropped and that version made
-    current (and the newest). Versions beyond the ``keep`` most recently published are deleted."""
+    current (and the newest). Versions beyond the ``keep`` most recently published are deleted, and so are
+    failed builds' staging folders beyond the ``keep`` newest."""
     if keep < 1:
         raise PublishError(f"keep={keep}: at least the published version must be kept")
     directory = Path(directory)
@@ -127,6 +128,10 @@ def publish(directory: Path, staged: Path, version: str, keep: int = DEFAULT_KEE
     for old in order[:-keep]:
         shutil.rmtree(directory / VERSIONS / old)
     _write_order(directory, order[-keep:])
+    # Failed builds stay for inspection, the newest ``keep`` of them: at full size each is gigabytes.
+    failed = sorted((directory / STAGING).iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    for old in failed[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
