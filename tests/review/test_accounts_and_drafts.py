@@ -3,6 +3,10 @@ PostgreSQL through the ``service`` fixture."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from review_samples import PASSWORD, make_item
 
@@ -140,3 +144,21 @@ def test_search_and_my_decisions(service):
         item = service.claim(item_id, reviewer)
         service.decide(item_id, reviewer, item.version, "approve")
     assert [r["item_id"] for r in service.list_items(status="decided", decided_by=amal)] == ["s1"]
+
+
+def test_cli_cuts_a_reviewer_off(service):
+    amal = service.create_reviewer("amal", PASSWORD)
+    session, token = service.start_session(amal.id), service.issue_token("amal")
+    url = service.engine.url.render_as_string(hide_password=False)
+
+    def cli(*args: str, password: str = "12345678") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "translation_review", "--db", url, *args], check=False,
+                              capture_output=True, text=True, env={**os.environ, "BIMED_REVIEW_PASSWORD": password})
+
+    assert cli("end-sessions", "amal").returncode == 0 and service.reviewer_for_session(session) is None
+    assert cli("revoke-token", "amal").returncode == 0 and service.reviewer_for_token(token) is None
+    weak = cli("reset-password", "amal")
+    assert weak.returncode == 1 and "password" in weak.stderr
+    assert cli("disable", "amal").returncode == 0 and service.authenticate("amal", PASSWORD) is None
+    refused = cli("add-reviewer", "arnal", password=PASSWORD)
+    assert refused.returncode == 1 and "refused" in refused.stderr
