@@ -109,6 +109,9 @@ class ContaminationConfig:
 
     min_contained: float = 0.75  # share of the question's words the training text holds: two of eight may go
     min_shared: int = 3  # fewer shared words are chance; a question of fewer words must be there whole
+    # Both sides are read from their last words: a record's question and options follow its context (PubMedQA
+    # abstracts), and a text's head is what a copy least needs (a window this long holds a whole vignette).
+    last_words: int = 96
     min_in_order: float = 0.5  # share of the question's consecutive word pairs the text holds too
     common: float = 0.02  # words in more than this share of the questions ("which", "following") carry no identity
     common_floor: int = 10  # ... and in more than this many: a few questions have no common words
@@ -124,19 +127,15 @@ class DedupConfig:
 DEFAULT_DEDUP = DedupConfig()
 
 
-def _word_sequence(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """``doc`` (row), ``word`` in text order: the words of the normalised text; words with a digit are left
-    out, so that a changed number (dose, age, value) does not hide a copy."""
+def _word_sequence(frame: pl.DataFrame, column: str, last: int) -> pl.DataFrame:
+    """``doc`` (row), ``word`` in text order: the ``last`` words of the normalised text; words with a digit are
+    left out, so that a changed number (dose, age, value) does not hide a copy."""
     return (
-        frame.select(doc=pl.int_range(pl.len(), dtype=pl.UInt32), word=normalise(pl.col(column)).str.split(" "))
+        frame.select(doc=pl.int_range(pl.len(), dtype=pl.UInt32),
+                     word=normalise(pl.col(column).str.tail(16 * last)).str.split(" ").list.tail(last))
         .explode("word", empty_as_null=True)
         .filter((pl.col("word").str.len_chars() > 1) & ~pl.col("word").str.contains(r"\d"))
     )
-
-
-def _words(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """``doc``, ``word``: each distinct word of ``_word_sequence``."""
-    return _word_sequence(frame, column).unique(maintain_order=False)
 
 
 def _pairs(sequence: pl.DataFrame) -> pl.DataFrame:
@@ -164,14 +163,15 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
     candidate (no LSH miss), and each candidate is confirmed by counting its shared words exactly.
     """
     out = pl.DataFrame(schema={"item_id": pl.String, "matched": pl.String, "contained": pl.Float64})
-    sequence = _word_sequence(evaluation, "text").rename({"doc": "question"})
+    sequence = _word_sequence(evaluation, "text", config.last_words).rename({"doc": "question"})
     if sequence.is_empty() or train.is_empty():
         return out
     df = sequence.unique().group_by("word").len("df")
     common = df.filter(pl.col("df") > max(config.common * evaluation.height, config.common_floor))["word"].implode()
     sequence = sequence.filter(~pl.col("word").is_in(common))
     questions = sequence.unique(maintain_order=False)
-    texts = _words(train, "text").filter(pl.col("word").is_in(questions["word"].unique().implode()))
+    texts = _word_sequence(train, "text", config.last_words).filter(
+        pl.col("word").is_in(questions["word"].unique().implode())).unique(maintain_order=False)
     # Rarest first by the training texts' own counts: any order is correct, the rarest gives fewest candidates.
     rarity = texts.group_by("word").len("n")
     needed = questions.group_by("question").agg(m=pl.len()).with_columns(
@@ -193,7 +193,7 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
     # A long passage holds many of a short question's words by chance, seldom their order.
     question_pairs = _pairs(sequence.rename({"question": "doc"})).rename({"doc": "question"})
     text_pairs = _pairs(_word_sequence(train.filter(pl.int_range(pl.len()).is_in(shared["doc"].implode())).select(
-        pl.col("text")), "text").join(  # rows of the filtered frame back to rows of ``train``
+        pl.col("text")), "text", config.last_words).join(  # rows of the filtered frame back to rows of ``train``
         shared.select("doc").unique().sort("doc").with_row_index("sub", 0).cast({"sub": pl.UInt32}),
         left_on="doc", right_on="sub").select(pl.col("doc_right").alias("doc"), "word").filter(
         ~pl.col("word").is_in(common)))
