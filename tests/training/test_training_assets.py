@@ -182,7 +182,7 @@ def english_as_arabic(project, tmp_path_factory):
 
 def run(definitions, instance, *assets, corpus_dir=None):
     """The given assets in one run (the corpus written to corpus_dir), their upstream read from the var dir."""
-    config = {"ops": {"bimed_corpus": {"config": {"directory": str(corpus_dir), "hf_export": False}}}}
+    config = {"ops": {"bimed_corpus": {"config": {"directory": str(corpus_dir)}}}}
     return definitions.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey(a) for a in assets], raise_on_error=False,
         run_config=config if "bimed_corpus" in assets else None)
