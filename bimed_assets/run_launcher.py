@@ -2,7 +2,7 @@
 
 Dagster's ``DefaultRunLauncher`` starts each run in a process on this machine but cannot tell whether that process
 is still alive: a run whose worker was killed (OOM, ``kill -9``, a reboot) stays ``STARTED`` for ever, and with
-``run_queue.max_concurrent_runs`` such ghosts keep the queued-run coordinator from launching anything, the nightly
+``concurrency.runs.max_concurrent_runs`` such ghosts keep the queued-run coordinator from launching anything, the nightly
 rebuild included. Run monitoring (``dagster.yaml``) asks the launcher about every started run; this launcher
 answers from the process that emitted the run's start event (every Dagster event records its pid): alive, or
 gone. It serves one-machine deployments (``make ui``, the PostgreSQL instance in ``deploy/``), where the daemon

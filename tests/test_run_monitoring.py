@@ -47,7 +47,7 @@ def test_a_killed_run_is_failed_and_the_next_scheduled_run_launches(tmp_path, mo
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's storage is configured from it
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    assert config["run_monitoring"]["enabled"] and config["run_queue"]["max_concurrent_runs"] == 2
+    assert config["run_monitoring"]["enabled"] and config["concurrency"]["runs"]["max_concurrent_runs"] == 2
     config["run_monitoring"]["poll_interval_seconds"] = 1
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     workspace = tmp_path / "workspace.yaml"
