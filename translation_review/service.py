@@ -679,15 +679,21 @@ def _item_values(record: Mapping[str, Any]) -> dict[str, Any]:
                                  .encode()).hexdigest()
     best = _best_attempt(attempts, record["best_round"], record["best_score"])
     best_round = best["round"] if best else record["best_round"]
+    # Notes on the whole item (e.g. why a benchmark item is reviewed) stay; round feedback is the shown round's.
+    feedback = {reason for a in attempts for reason in _feedback(a)}
+    notes = [reason for reason in record["reasons"] or [] if reason not in feedback]
     return {"item_id": record["item_id"], "source": record["source"], "task": record["task"],
             "document": document, "attempts": attempts, "rounds": record["rounds"],
             "best_round": best_round, "best_score": record["best_score"],
             "best_translation": (best or {}).get("translation") or record["best_translation"],
             # the feedback of the round that is shown and pre-filled, not of another one
-            "reasons": [*best.get("fidelity", []), *best.get("judge_errors", [])] if best
-            else list(record["reasons"] or []),
+            "reasons": [*notes, *_feedback(best)] if best else list(record["reasons"] or []),
             "failed_checks": queue_file.failed_checks(attempts, best_round),
             "fingerprint": fingerprint}
+
+
+def _feedback(attempt: Mapping[str, Any]) -> list[str]:
+    return [*(attempt.get("fidelity") or []), *(attempt.get("judge_errors") or [])]
 
 
 def _best_attempt(attempts: Sequence[Mapping[str, Any]], best_round: int,
