@@ -126,7 +126,7 @@ def test_an_unscored_item_shows_its_best_round_with_that_rounds_feedback(service
         attempt.update(score=None, judge_score=None, chrf=None, judge_errors=[],
                        fidelity=[f"numbers: failure {k}" for k in range([10, 1, 3][n])])
     record.update(best_round=1, best_score=None, best_translation=record["attempts"][0]["translation"],
-                  reasons=["round three's feedback"])
+                  reasons=record["attempts"][2]["fidelity"])  # the pipeline's reasons: the last round's feedback
     service.import_items([record])
     item = service.get_item("u1")
     assert item.best_round == 2 and item.reasons == ["numbers: failure 0"]
