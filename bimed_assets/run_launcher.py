@@ -31,9 +31,10 @@ def process_alive(pid: int) -> bool:
     if not cmdline.exists():  # no procfs: trust the signal check
         return True
     try:
-        return b"python" in cmdline.read_bytes() or b"dagster" in cmdline.read_bytes()
+        command = cmdline.read_bytes()  # empty for a zombie: killed but not yet reaped
     except OSError:  # exited between the two checks
         return False
+    return b"python" in command or b"dagster" in command
 
 
 class LocalRunLauncher(DefaultRunLauncher):
