@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/shared_limiter.py [--rpm 600] [--requests 800] [--redis redis://127.0.0.1:6379/0]
 
-The test server runs in its own process (no latency) and counts arrivals; each client process asks for
-``--requests`` distinct one-line requests, more than a minute's budget, so that both keep sending for over a
-minute. The measure is the server's: the most requests that arrived within any 60 seconds. Writes
+The test server runs in its own process (no latency, its plain responder: the requests are one-line prompts, not
+the pipeline's) and counts arrivals; each client process asks for ``--requests`` distinct one-line requests, a
+minute's budget each, so that together they keep sending for two minutes under the shared budget. The measure is the server's: the most requests that arrived within any 60 seconds. Writes
 bench/results/shared_limiter.md.
 """
 
@@ -40,7 +40,7 @@ asyncio.run(main())
 def measure(limiter: str, rpm: float, n: int) -> dict:
     prefix = f"bimed-bench-{uuid.uuid4().hex}"
     try:
-        with test_server() as url:
+        with test_server("--responder", "bimed_assets.llm.test_server:default_responder") as url:
             started = time.monotonic()
             clients = [subprocess.Popen([sys.executable, "-c", CLIENT, url, limiter, prefix, f"p{k}", str(n),
                                          str(rpm)], stdout=subprocess.PIPE, text=True) for k in range(2)]
@@ -59,7 +59,7 @@ def measure(limiter: str, rpm: float, n: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rpm", type=float, default=600)
-    parser.add_argument("--requests", type=int, default=800, help="per process")
+    parser.add_argument("--requests", type=int, default=600, help="per process")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     rows = [("shared budget in Redis", measure(args.redis, args.rpm, args.requests)),
@@ -67,9 +67,10 @@ def main() -> None:
     lines = [
         "# Shared requests/minute budget across processes",
         "",
-        f"Command: `python bench/shared_limiter.py {' '.join(sys.argv[1:])}`".strip(),
+        f"Command: `{' '.join(['python bench/shared_limiter.py', *sys.argv[1:]])}`",
         (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; the test server "
-         "in its own process on 127.0.0.1 (no latency), Redis 127.0.0.1:6379."),
+         "in its own process on 127.0.0.1 (no latency), Redis 127.0.0.1:6379. A count, not a timing: the "
+         "machine may be busy."),
         (f"Setup: 2 client processes, each `rpm={args.rpm:g}` and {args.requests} distinct requests; the server "
          "counts every arrival, and the measure is the most arrivals within any 60 s."),
         "",
