@@ -21,6 +21,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 # dagster.yaml installs the step-summary handler through python_logs, which Dagster marks beta on every run.
 warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration", category=dg.BetaWarning)
+# The LLM steps' outputs carry content hashes as data versions (a parameter Dagster marks beta), every run.
+warnings.filterwarnings("ignore", message="Parameter `data_version`", category=dg.BetaWarning)
 
 
 def step_executor(on_bundled_sample: bool) -> dg.ExecutorDefinition:

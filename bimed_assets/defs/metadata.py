@@ -1,5 +1,7 @@
 """Helpers that turn plain results into Dagster metadata shown in the UI."""
 
+import hashlib
+
 import dagster as dg
 import polars as pl
 
@@ -33,6 +35,21 @@ def llm_usage(snapshot: dict[str, dict[str, float]]) -> dict[str, object]:
         "cost_usd": float(total["usd"]),
         "llm_usage": usage_table(snapshot),
     }
+
+
+def data_version(frame: pl.DataFrame) -> dg.DataVersion:
+    """A hash of ``frame``'s schema and rows, in order: an asset's data version changes when its output does and
+    only then, so Dagster marks what reads it stale only after a real change. (Polars keeps ``hash_rows`` stable
+    within a Polars version; an upgrade changes every data version once.)"""
+    digest = hashlib.sha256(repr(frame.schema).encode())
+    digest.update(frame.hash_rows(0, 1, 2, 3).to_numpy().tobytes())
+    return dg.DataVersion(digest.hexdigest()[:16])
+
+
+def incremental_walk(results: list) -> dict[str, int]:
+    """How many items an incremental LLM stage walked, and how many it kept from an earlier build."""
+    reused = sum(result.reused for result in results)
+    return {"items_walked": len(results) - reused, "items_reused": reused}
 
 
 def histogram(values: list[float], *, title: str, xlabel: str, marker: float | None = None) -> dg.MetadataValue:

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from bimed_assets.llm.client import LLMClient, LLMConfig
+from bimed_assets.llm.client import LLMConfig
 from bimed_assets.llm.pricing import DEFAULT_PRICES
 from bimed_assets.paths import SAMPLE_DATA, var_dir
 
@@ -64,9 +64,6 @@ class LLMResource(dg.ConfigurableResource):
             retry_failed=self.retry_failed, run_id=run_id,
             prices=self.prices,
         )
-
-    def client(self, run_id: str | None = None) -> LLMClient:
-        return LLMClient(self.llm_config(run_id))
 
 
 def llm_from_env() -> LLMResource:

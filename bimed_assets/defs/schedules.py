@@ -1,8 +1,11 @@
 """The nightly rebuild of the corpus.
 
-It runs the main job on its usual inputs. Every LLM answer is in the cache and every step redoes only what its
-inputs changed (selection by a hash of the id, one request per item and round or attempt), so a night with
-unchanged sources makes no LLM call, and a night after a small change pays only for the items that changed.
+It runs the main job on its usual inputs. The LLM steps (chat synthesis, translation, benchmark translation) walk
+only the items that are new or changed since an earlier build (``bimed_assets.llm.incremental``: each item's
+result is kept under a hash of its content, the step's code version and settings), so a night with unchanged
+sources makes no LLM call and does not walk an item, and a night after a small change walks and pays only for
+the items that changed. Their outputs carry data versions (content hashes) and code versions, so Dagster shows
+what an unchanged night left as it was.
 Running by default: the point of the nightly build is that nobody has to remember it, and it costs nothing
 when nothing changed. ``BIMED_NIGHTLY_CRON`` sets another time (cron syntax, UTC).
 
@@ -22,6 +25,6 @@ nightly_corpus_rebuild = dg.ScheduleDefinition(
     cron_schedule=os.environ.get("BIMED_NIGHTLY_CRON", "0 2 * * *"),
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Rebuild the whole corpus graph every night (02:00 UTC by default); LLM answers come from the "
-    "cache, so unchanged inputs cost no call.",
+    description="Rebuild the whole corpus graph every night (02:00 UTC by default); the LLM steps walk only new or "
+    "changed items, so unchanged inputs cost no call.",
 )

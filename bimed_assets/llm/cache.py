@@ -10,6 +10,9 @@ Answers that were paid for but could not be used (not JSON, wrong schema, reject
 kept too, so that an unchanged rebuild does not pay for them again; each row says where it came from
 (endpoint, run, item, purpose) so that ``select``/``purge`` (and ``python -m bimed_assets.llm.cache_cli``) can
 find and drop the entries of a bad period of an endpoint, a run, a model or an item.
+
+The same file keeps the finished results of whole items (``bimed_assets.llm.incremental``) with the keys of the
+calls each used: purging calls drops the item results that used them, so the next build walks those items again.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ CREATE TABLE IF NOT EXISTS completions (
     created_at REAL NOT NULL
 )
 """
+# Finished items of the incremental stages (``incremental.walk_changed``), and the calls each one's result used.
+_ITEM_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS item_results (key TEXT PRIMARY KEY, stage TEXT NOT NULL, result BLOB NOT NULL, "
+    "run_id TEXT, created_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS item_calls (item_key TEXT NOT NULL, call_key TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS item_calls_by_call ON item_calls (call_key)",
+    "CREATE INDEX IF NOT EXISTS item_calls_by_item ON item_calls (item_key)",
+)
+_KEYS_PER_QUERY = 10_000  # under SQLite's limit of bound parameters per statement
 # Added after the first release: existing cache files get them by ALTER TABLE, NULL for their old rows.
 _PROVENANCE = {"error": "TEXT", "endpoint": "TEXT", "run_id": "TEXT", "item_id": "TEXT", "purpose": "TEXT"}
 _COLUMNS = ("key, model, request, response, prompt_tokens, completion_tokens, created_at, error, endpoint, run_id, "
@@ -126,6 +138,8 @@ class CompletionCache:
                 # NORMAL in WAL survives a process crash; only an OS crash can lose the last commits.
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute(_SCHEMA)
+                for statement in _ITEM_SCHEMA:
+                    self._db.execute(statement)
                 present = {row[1] for row in self._db.execute("PRAGMA table_info(completions)")}
                 for column, kind in _PROVENANCE.items():
                     if column not in present:
@@ -165,10 +179,40 @@ class CompletionCache:
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def purge(self, selection: Selection) -> int:
-        """Deletes the selected entries; how many."""
+        """Deletes the selected entries, and the item results that used any of them; how many entries."""
         where, values = selection.where()
-        with self._lock:
+        # One transaction (the connection as a context manager commits it, or rolls it back on an error).
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("CREATE TEMP TABLE purged_items AS SELECT DISTINCT item_key FROM item_calls "
+                             f"WHERE call_key IN (SELECT key FROM completions WHERE {where})", values)
+            self._db.execute("DELETE FROM item_results WHERE key IN (SELECT item_key FROM purged_items)")
+            self._db.execute("DELETE FROM item_calls WHERE item_key IN (SELECT item_key FROM purged_items)")
+            self._db.execute("DROP TABLE purged_items")
             return self._db.execute(f"DELETE FROM completions WHERE {where}", values).rowcount
+
+    def item_results(self, keys: list[str]) -> dict[str, bytes]:
+        """The kept results among ``keys`` (``keep_item_results``), by key."""
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = keys[start:start + _KEYS_PER_QUERY]
+                found.update(self._db.execute(
+                    f"SELECT key, result FROM item_results WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def keep_item_results(self, stage: str, results: list[tuple[str, bytes, list[str]]],
+                          run_id: str | None = None) -> None:
+        """Stores (item key, result, the cache keys of the calls it used) rows in one transaction."""
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM item_calls WHERE item_key = ?", [(key,) for key, _, _ in results])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO item_results (key, stage, result, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(key, stage, result, run_id, now) for key, result, _ in results])
+            self._db.executemany("INSERT INTO item_calls (item_key, call_key) VALUES (?, ?)",
+                                 [(key, call) for key, _, calls in results for call in set(calls)])
 
     def __len__(self) -> int:
         """Good answers (failed ones are counted by ``summary``)."""

@@ -5,6 +5,9 @@ the answers of every other call in flight, and at 1.3M items the loop, not the e
 So with ``processes > 1`` this process holds the one LLM client (its concurrency, its rate limits, its
 coalescing of identical requests) and ``processes - 1`` worker processes run the checks. Until a worker is up
 (starting a Python process takes about a second) the checks run inline, so that starting them costs no time.
+
+Only new or changed items are walked (``bimed_assets.llm.incremental``): an item translated by an earlier build
+with the same code, settings and model keeps its result.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict
 from typing import Any
 
+from bimed_assets.llm import incremental
 from bimed_assets.llm.client import LLMClient, LLMConfig
 from bimed_assets.translation.pipeline import ItemResult, Offload, inline, translate_all
 from bimed_assets.translation.scoring import ScoringConfig
@@ -27,6 +32,8 @@ from bimed_assets.translation.scoring import ScoringConfig
 log = logging.getLogger(__name__)
 
 Usage = dict[str, dict[str, float]]
+# What decides an item's result: the loop, its prompts, checks and scoring (and what they import).
+CODE_VERSION = incremental.code_version("bimed_assets.translation.pipeline")
 MIN_ITEMS_FOR_WORKERS = 250  # below this, starting worker processes costs more than it saves
 # Allocations between two young collections of the cyclic GC while the stage runs (Python's default: 700).
 _GC_YOUNG_THRESHOLD = 50_000
@@ -95,8 +102,16 @@ def merge_usage(usages: list[Usage]) -> Usage:
 
 def translate_parallel(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
                        processes: int = 1, seed: int | None = None) -> tuple[list[ItemResult], Usage]:
-    """Results in input order, and LLM usage (``UsageMeter.snapshot`` shape); ``processes`` in all; ``seed``
-    sent with every call (``pipeline.translate_item``)."""
+    """Results in input order, and LLM usage (``UsageMeter.snapshot`` shape) of the items walked; ``processes``
+    in all; ``seed`` sent with every call (``pipeline.translate_item``). Items unchanged since an earlier build
+    keep their result (``ItemResult.reused``) and are not walked."""
+    stage = incremental.Stage("translation", CODE_VERSION, {"scoring": asdict(scoring), "seed": seed})
+    return incremental.walk_changed(config, stage, samples,
+                                    lambda todo: _translate_walked(config, todo, scoring, processes, seed))
+
+
+def _translate_walked(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
+                      processes: int, seed: int | None) -> tuple[list[ItemResult], Usage]:
     with _fewer_collections():
         if processes <= 1 or len(samples) < MIN_ITEMS_FOR_WORKERS:
             return asyncio.run(_translate(config, samples, scoring, inline, seed))

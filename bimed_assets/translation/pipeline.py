@@ -61,6 +61,8 @@ class ItemResult:
     status: Literal["accepted", "review", "failed"]
     attempts: list[Attempt]
     error: LLMError | None = None
+    calls: list[str] = field(default_factory=list)  # cache keys of the answers used (``llm.incremental``)
+    reused: bool = field(default=False, compare=False)  # kept from an earlier build, not walked in this one
 
     @property
     def final(self) -> Attempt | None:
@@ -78,33 +80,38 @@ def _seeded(request: LLMRequest, seed: int | None) -> LLMRequest:
 async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], config: ScoringConfig,
                          offload: Offload = inline, seed: int | None = None) -> ItemResult:
     attempts: list[Attempt] = []
+    calls: list[str] = []
+
+    async def ask(request: LLMRequest) -> Any:
+        answer = await llm.complete(_seeded(request, seed))
+        calls.append(answer.key)
+        return answer.parsed
+
     try:
         for round_ in range(1, config.max_rounds + 1):
             previous = attempts[-1] if attempts else None
-            answer = await llm.complete(_seeded(prompts.translate(
-                item_id, doc, round_, previous and previous.translation, previous.feedback() if previous else ()),
-                seed))
-            attempt = Attempt(round_, answer.parsed, await offload(fidelity_failures, doc, answer.parsed))
+            translation = await ask(prompts.translate(
+                item_id, doc, round_, previous and previous.translation, previous.feedback() if previous else ()))
+            attempt = Attempt(round_, translation, await offload(fidelity_failures, doc, translation))
             attempts.append(attempt)
             if attempt.fidelity:
                 continue
-            assessment = (await llm.complete(_seeded(prompts.judge(item_id, doc, attempt.translation, round_),
-                                                     seed))).parsed
+            assessment = await ask(prompts.judge(item_id, doc, attempt.translation, round_))
             attempt.judge_score, attempt.judge_errors = float(assessment["score"]), list(assessment["errors"])
             if config.back_translation:
-                back = await llm.complete(_seeded(prompts.back_translate(item_id, attempt.translation, round_), seed))
-                attempt.chrf = await offload(back_translation_chrf, back.parsed, doc)
+                back = await ask(prompts.back_translate(item_id, attempt.translation, round_))
+                attempt.chrf = await offload(back_translation_chrf, back, doc)
             attempt.score = combined(config, attempt.judge_score, attempt.chrf)
             attempt.passed = attempt.score >= config.threshold
             if attempt.passed:
-                return ItemResult(item_id, doc, "accepted", attempts)
+                return ItemResult(item_id, doc, "accepted", attempts, calls=calls)
     except LLMError as exc:
-        return ItemResult(item_id, doc, "failed", attempts, exc)
+        return ItemResult(item_id, doc, "failed", attempts, exc, calls)
     except Exception as exc:  # a bug on one item must not take the batch, and its paid calls, down with it
         log.exception("translating %s failed", item_id)
         return ItemResult(item_id, doc, "failed", attempts,
-                          LLMError("internal_error", f"{type(exc).__name__}: {exc}", item_id=item_id))
-    return ItemResult(item_id, doc, "review", attempts)
+                          LLMError("internal_error", f"{type(exc).__name__}: {exc}", item_id=item_id), calls)
+    return ItemResult(item_id, doc, "review", attempts, calls=calls)
 
 
 async def translate_all(

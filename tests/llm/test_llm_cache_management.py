@@ -3,16 +3,14 @@ model, endpoint, time, run, item or purpose, from Python and from the command li
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from llm_helpers import ask, config_for, run_many
 
 from bimed_assets.llm import cache_cli
 from bimed_assets.llm.cache import CompletionCache, Selection
-from bimed_assets.llm.client import LLMClient
 from bimed_assets.translation.cipher_responder import CipherResponder
-from bimed_assets.translation.pipeline import translate_all
+from bimed_assets.translation.parallel import translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
 
 
@@ -69,16 +67,15 @@ def test_the_command_line_inspects_and_purges(start_server, tmp_path, capsys):
 
 
 def _translate(server, cache_path: str, samples: list[dict], run_id: str) -> dict[str, str]:
-    async def run():
-        async with LLMClient(config_for(server, cache_path=cache_path, run_id=run_id, concurrency=16)) as llm:
-            return await translate_all(llm, samples, ScoringConfig())
-
-    return {result.item_id: result.status for result in asyncio.run(run())}
+    """Each item's status, through the stage the translation asset runs (finished items kept for the next build)."""
+    config = config_for(server, cache_path=cache_path, run_id=run_id, concurrency=16)
+    return {result.item_id: result.status for result in translate_parallel(config, samples, ScoringConfig())[0]}
 
 
 def test_purging_a_bad_period_restores_the_clean_review_queue(start_server, tmp_path):
     """Well-formed but useless answers (English where Arabic was asked, 20% of calls) send items to review and
-    stay cached; purging that period's entries and rebuilding against a healthy server gives the clean build."""
+    stay cached, with the results of the items that used them; purging that period's entries (which drops those
+    results too) and rebuilding against a healthy server gives the clean build's review queue."""
     samples = [{"id": f"item-{i}", "task": "open_qa", "question": f"Patient {i} has a fever of 39 C for {i % 9 + 1} "
                 "days. What should they do?", "answer_text": "Rest, fluids and paracetamol 500 mg."}
                for i in range(60)]
@@ -97,4 +94,7 @@ def test_purging_a_bad_period_restores_the_clean_review_queue(start_server, tmp_
     assert healthy.stats().received.total() == 0
     purged = CompletionCache(path).purge(Selection(since=started, until=ended))
     assert purged > 0
-    assert _translate(healthy, path, samples, "rebuild") == clean
+    rebuilt = _translate(healthy, path, samples, "rebuild")
+    assert rebuilt == clean
+    assert {item for item, status in rebuilt.items() if status == "review"} == {
+        item for item, status in clean.items() if status == "review"} != set()

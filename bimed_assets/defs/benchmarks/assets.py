@@ -13,12 +13,17 @@ from bimed_assets.benchmarks.translations import REVIEW_TASK, review_records, sa
 from bimed_assets.defs import metadata
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.defs.review.assets import ReviewStore
+from bimed_assets.llm.incremental import code_version
 from bimed_assets.translation.parallel import translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
 from translation_review.service import QueueFilter
 
 GROUP = "benchmarks"
 DEFAULT = ScoringConfig()
+# The code that decides the table: the translation loop (prompts, checks, scoring), the selection and the frame.
+# Items are walked only when new or changed (``bimed_assets.llm.incremental``): an unchanged rebuild makes no call.
+TRANSLATION_CODE_VERSION = code_version("bimed_assets.translation.pipeline", "bimed_assets.benchmarks.selection",
+                                        "bimed_assets.benchmarks.translations")
 
 
 class BenchmarkTranslationConfig(dg.Config):
@@ -33,7 +38,7 @@ class BenchmarkTranslationConfig(dg.Config):
                            "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "parquet"}, pool=LLM_POOL)
+@dg.asset(group_name=GROUP, kinds={"polars", "parquet"}, pool=LLM_POOL, code_version=TRANSLATION_CODE_VERSION)
 def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTranslationConfig, llm: LLMResource,
                           evaluation_sets: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The benchmark items (MedQA test, MedMCQA dev, PubMedQA test, six MMLU medical test subjects) translated
@@ -44,9 +49,10 @@ def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTr
     frame = translation_frame(results, {row["id"]: row for row in selected.iter_rows(named=True)})
     context.log.info(f"translated {len(frame)} benchmark items")
     scores = [a.score for result in results for a in result.attempts if a.score is not None]
-    return dg.Output(frame, metadata={
+    return dg.Output(frame, data_version=metadata.data_version(frame), metadata={
         "dagster/row_count": len(frame),
         "selected_items": len(selected),
+        **metadata.incremental_walk(results),
         "by_benchmark_and_status": metadata.table(
             frame.group_by("benchmark", "status").len("items").sort("benchmark", "status")),
         "accepted_by_round": metadata.table(

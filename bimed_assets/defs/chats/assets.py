@@ -1,17 +1,16 @@
 """Doctor–patient chats synthesized from the MCQA vignettes of the training pool, validated, with a quarantine."""
 
-import asyncio
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from bimed_assets.chats.selection import CHAT_SOURCES, VIGNETTE, select_items
-from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_all
+from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_changed
 from bimed_assets.chats.tables import tables
 from bimed_assets.chats.validation import ChatRules
 from bimed_assets.defs import metadata
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
+from bimed_assets.llm.incremental import code_version
 
 GROUP = "chats"
 OUTPUTS = {
@@ -20,6 +19,9 @@ OUTPUTS = {
     "synthesized_chats_quarantine": "Items whose chat still failed validation after the last attempt (or the LLM "
     "could not answer), with the reason and every attempt.",
 }
+# The code that decides both tables: the loop (prompts, validation), the selection and the tables. Items are walked
+# only when new or changed (``bimed_assets.llm.incremental``), so an unchanged rebuild makes no call.
+CODE_VERSION = code_version("bimed_assets.chats.synthesis", "bimed_assets.chats.selection", "bimed_assets.chats.tables")
 
 
 class ChatSynthesisConfig(dg.Config):
@@ -36,17 +38,13 @@ class ChatSynthesisConfig(dg.Config):
                               "the validation problems as feedback) before the item is quarantined.")
 
 
-async def _synthesize(llm: LLMResource, items: list[dict], config: SynthesisConfig, run_id: str):
-    async with llm.client(run_id) as client:
-        return await synthesize_all(client, items, config), client.meter.snapshot()
-
-
 @dg.multi_asset(
     name="chat_synthesis",
     group_name=GROUP,
     pool=LLM_POOL,
     ins={"training_pool": dg.AssetIn()},
-    outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
+    outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}, code_version=CODE_VERSION)
+          for name, text in OUTPUTS.items()},
 )
 def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfig, llm: LLMResource,
                    training_pool: pl.DataFrame):
@@ -54,20 +52,22 @@ def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfi
                          config.vignette_pattern)
     synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
     rows = items.to_dicts()
-    results, usage = asyncio.run(_synthesize(llm, rows, synthesis, context.run.run_id))
+    results, usage = synthesize_changed(llm.llm_config(context.run.run_id), rows, synthesis)
     frames = tables(results, {row["id"]: row for row in rows})
     chats, quarantine = frames["synthesized_chats"], frames["synthesized_chats_quarantine"]
     context.log.info(f"{len(chats)} chats from {len(items)} items, {len(quarantine)} quarantined")
-    yield dg.Output(chats, "synthesized_chats", metadata={
+    yield dg.Output(chats, "synthesized_chats", data_version=metadata.data_version(chats), metadata={
         "dagster/row_count": len(chats),
         "selected_items": len(items),
+        **metadata.incremental_walk(results),
         "chats_produced": len(chats),
         "regenerated": int((chats["attempts"] > 1).sum()),
         "quarantined": len(quarantine),
         "chats_by_attempts": metadata.table(chats.group_by("attempts").len("chats").sort("attempts")),
         **metadata.llm_usage(usage),
     })
-    yield dg.Output(quarantine, "synthesized_chats_quarantine", metadata={
+    yield dg.Output(quarantine, "synthesized_chats_quarantine", data_version=metadata.data_version(quarantine),
+                    metadata={
         "dagster/row_count": len(quarantine),
         "quarantined_by_reason": metadata.table(quarantine.group_by("reason").len("items").sort("reason")),
     })

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from bimed_assets.defs import metadata
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
+from bimed_assets.llm.incremental import code_version
 from bimed_assets.translation.parallel import merge_usage, translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
 from bimed_assets.translation.selection import select
@@ -21,6 +22,10 @@ OUTPUTS = {
     "score and reason: the input of the human review queue.",
     "translation_failures": "Items the LLM could not answer (after retries), with the reason; retried next run.",
 }
+# The code that decides the four tables: the loop (prompts, checks, scoring), the selection and the tables. Items
+# are walked only when new or changed (``bimed_assets.llm.incremental``), so an unchanged rebuild makes no call.
+CODE_VERSION = code_version("bimed_assets.translation.pipeline", "bimed_assets.translation.selection",
+                            "bimed_assets.translation.tables")
 
 
 class TranslationConfig(dg.Config):
@@ -56,7 +61,8 @@ def _retry_review(llm_config, rows, results, scoring, config):
     group_name=GROUP,
     pool=LLM_POOL,
     ins={"training_pool": dg.AssetIn(), "synthesized_chats": dg.AssetIn()},
-    outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}) for name, text in OUTPUTS.items()},
+    outs={name: dg.AssetOut(description=text, kinds={"polars", "parquet"}, code_version=CODE_VERSION)
+          for name, text in OUTPUTS.items()},
     check_specs=[dg.AssetCheckSpec(
         "every_item_accounted_for", asset="translation_attempts", blocking=True,
         description="Every selected item is accepted, in review, or failed with a reason: none is lost.")],
@@ -84,21 +90,23 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     frames = tables(results, {row["id"]: row for row in selected.iter_rows(named=True)})
     attempts, accepted = frames["translation_attempts"], frames["accepted_translations"]
     review, failures = frames["translation_review_queue"], frames["translation_failures"]
-    yield dg.Output(attempts, "translation_attempts", metadata={
+    yield dg.Output(attempts, "translation_attempts", data_version=metadata.data_version(attempts), metadata={
         "dagster/row_count": len(attempts),
         "selected_items": len(selected),
+        **metadata.incremental_walk(results),
         **metadata.llm_usage(usage),
         "score_histogram": metadata.histogram(
             attempts["score"].drop_nulls().to_list(), title="Combined score per attempt", xlabel="score",
             marker=config.threshold),
     })
-    yield dg.Output(accepted, "accepted_translations", metadata={
+    yield dg.Output(accepted, "accepted_translations", data_version=metadata.data_version(accepted), metadata={
         "dagster/row_count": len(accepted),
         "accepted_by_round": metadata.table(accepted.group_by("round").len("items").sort("round")),
         "accepted_by_source": metadata.table(accepted.group_by("source").len("items").sort("source")),
     })
-    yield dg.Output(review, "translation_review_queue", metadata={"dagster/row_count": len(review)})
-    yield dg.Output(failures, "translation_failures", metadata={
+    yield dg.Output(review, "translation_review_queue", data_version=metadata.data_version(review),
+                    metadata={"dagster/row_count": len(review)})
+    yield dg.Output(failures, "translation_failures", data_version=metadata.data_version(failures), metadata={
         "dagster/row_count": len(failures),
         "failures_by_reason": metadata.table(failures.group_by("reason").len("items").sort("reason")),
     })
