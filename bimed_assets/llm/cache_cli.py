@@ -8,7 +8,7 @@
     python -m bimed_assets.llm.cache_cli purge --item medqa-42 --failed
 
 Filters combine (all must match); times are ISO 8601, UTC unless they say otherwise. Purged requests are asked
-again (and paid) by the next build.
+again (and paid) by the next build, and the items whose kept results used them are walked again.
 """
 
 from __future__ import annotations
