@@ -119,7 +119,9 @@ class ServerStats:
     def summary(self) -> dict[str, Any]:
         return {"received": self.received.total(), "delivered": self.delivered.total(),
                 "duplicate_deliveries": self.duplicate_deliveries(), "faults": dict(self.faults),
-                "max_in_flight": self.max_in_flight, "max_per_minute": self.max_in_window(60)}
+                "max_in_flight": self.max_in_flight, "max_per_minute": self.max_in_window(60),
+                # seconds from the first request's arrival to the last one's: the sending, without client start-up
+                "arrival_span": self.arrivals[-1] - self.arrivals[0] if self.arrivals else 0.0}
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
