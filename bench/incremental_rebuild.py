@@ -86,14 +86,26 @@ def build(pool: pl.DataFrame, llm: LLMResource, assets_dir: Path, url: str) -> d
 
 
 def row(name: str, run: dict, first: dict) -> str:
-    return (f"| {name} | {run['translated']:,} | {run['chats_walked']:,} | {run['translations_walked']:,} | "
-            f"{run['calls']:,} | {run['calls'] / first['calls']:.2%} | {run['wall']:.1f} | {run['llm_steps']:.1f} | "
+    return (f"| {name} | {run['translated']:,.0f} | {run['chats_walked']:,.0f} | {run['translations_walked']:,.0f} | "
+            f"{run['calls']:,.0f} | {run['calls'] / first['calls']:.2%} | {run['wall']:.1f} | {run['llm_steps']:.1f} | "
             f"{run['llm_steps'] / first['llm_steps']:.1%} |")
 
 
 def median_row(name: str, runs: list[dict], first: dict) -> str:
     middle = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     return row(f"**{name}, median of {len(runs)}**", middle, first)
+
+
+def verdict(first: dict, unchanged: list[dict], after_change: list[dict], share: float) -> str:
+    """The issue's targets against these medians: an unchanged rebuild makes 0 calls in at most 10% of the first
+    build's LLM-step time; after 1% of the items changed, at most 1.5% of its calls."""
+    calls = max(run["calls"] for run in unchanged)
+    steps = statistics.median(run["llm_steps"] for run in unchanged) / first["llm_steps"]
+    changed_calls = statistics.median(run["calls"] for run in after_change) / first["calls"]
+    met = {True: "met", False: "**not met**"}
+    return (f"Targets: unchanged rebuild 0 calls (most in any: {calls}) and LLM steps ≤ 10% of the first build's "
+            f"(median {steps:.1%}): {met[calls == 0 and steps <= 0.10]}; after {share:.0%} changed, calls ≤ 1.5% "
+            f"of the first build's (median {changed_calls:.2%}): {met[changed_calls <= 0.015]}.")
 
 
 def main() -> None:
@@ -105,9 +117,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bimed-incremental-"))
     pool = pool_of(args.items)
-    with test_server("--latency", str(args.latency)) as url:
+    with tempfile.TemporaryDirectory(prefix="bimed-incremental-") as scratch, \
+            test_server("--latency", str(args.latency)) as url:
+        work = Path(scratch)
         llm = LLMResource(base_url=url, api_key="bench", concurrency=args.concurrency,
                           cache_path=str(work / "llm_cache.sqlite"))
         first = build(pool, llm, work / "assets", url)
@@ -131,14 +144,16 @@ def main() -> None:
          f"repeat: an unchanged rebuild, then a rebuild after {args.changed:.0%} of the items got a new question. "
          "Calls are the requests the server received; LLM steps = the two steps' durations from the run's events."),
         "",
-        "| build | items translated | chats walked | translations walked | LLM calls | calls vs first | wall s "
-        "| LLM steps s | LLM steps vs first |",
+        ("| build | items translated | chats walked | translations walked | LLM calls | calls vs first | wall s "
+         "| LLM steps s | LLM steps vs first |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         row("first build", first, first),
         *(row(f"unchanged rebuild {n + 1}", run, first) for n, run in enumerate(unchanged)),
         median_row("unchanged rebuild", unchanged, first),
         *(row(f"{args.changed:.0%} changed, rebuild {n + 1}", run, first) for n, run in enumerate(after_change)),
         median_row(f"{args.changed:.0%} changed", after_change, first),
+        "",
+        verdict(first, unchanged, after_change, args.changed),
     ]
     if args.write:
         write_results(RESULTS, lines)

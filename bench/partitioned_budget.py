@@ -83,8 +83,8 @@ def main() -> None:
         ("The shards are separate OS processes started by this script, each a client of its own, under one budget "
          "of slots: what a backfill's runs do; they are not Dagster partitions (the LLM assets are not partitioned)."),
         "",
-        "| layout | answered | wall s | req/s over the wall | ratio to ideal | sending s (server) | req/s while "
-        "sending | ratio to ideal | server max in flight |",
+        ("| layout | answered | wall s | req/s over the wall | ratio to ideal | sending s (server) | req/s while "
+         "sending | ratio to ideal | server max in flight |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(f"| {name} | {row['answered']} | {row['seconds']:.1f} | {row['rate']:.1f} | {row['rate'] / ideal:.3f} "
           f"| {row['sending']:.1f} | {row['sending_rate']:.1f} | {row['sending_rate'] / ideal:.3f} "

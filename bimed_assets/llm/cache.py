@@ -41,8 +41,8 @@ CREATE TABLE IF NOT EXISTS completions (
 """
 # Finished items of the incremental stages (``incremental.walk_changed``), and the calls each one's result used.
 _ITEM_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS item_results (key TEXT PRIMARY KEY, stage TEXT NOT NULL, result BLOB NOT NULL, "
-    "run_id TEXT, created_at REAL NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS item_results (key TEXT PRIMARY KEY, stage TEXT NOT NULL, result BLOB NOT NULL, "
+     "run_id TEXT, created_at REAL NOT NULL)"),
     "CREATE TABLE IF NOT EXISTS item_calls (item_key TEXT NOT NULL, call_key TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS item_calls_by_call ON item_calls (call_key)",
     "CREATE INDEX IF NOT EXISTS item_calls_by_item ON item_calls (item_key)",

@@ -34,10 +34,10 @@ def build(start_server, tmp_path):
     server = start_server(responder=Responder(flawed=0.3, hopeless=0.1))
     config = config_for(server, cache_path=str(tmp_path / "llm.sqlite"), max_bad_answers=0)
 
-    def run(samples, scoring=ScoringConfig()):
+    def run(samples, scoring=None):
         """(results, requests the server received during the build)"""
         before = server.stats().received.total()
-        results, _ = translate_parallel(config, samples, scoring)
+        results, _ = translate_parallel(config, samples, scoring or ScoringConfig())
         return results, server.stats().received.total() - before
 
     return run, config
