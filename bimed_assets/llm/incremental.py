@@ -46,7 +46,8 @@ class Result(Protocol):
 R = TypeVar("R", bound=Result)
 
 
-def _imports(name: str, path: Path) -> set[str]:
+@functools.cache  # several stages share most of their modules: each is parsed once
+def _imports(name: str, path: Path) -> frozenset[str]:
     """The project modules that module ``name`` (at ``path``) imports."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
@@ -57,7 +58,7 @@ def _imports(name: str, path: Path) -> set[str]:
             base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
             # `from package import module` names a module; `from module import name` does not.
             found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return {module for module in found if module.split(".")[0] == PROJECT and _is_module(module)}
+    return frozenset(module for module in found if module.split(".")[0] == PROJECT and _is_module(module))
 
 
 def _is_module(name: str) -> bool:
