@@ -33,7 +33,6 @@ from .pricing import UsageMeter
 
 log = logging.getLogger(__name__)
 
-PROJECT = "bimed_assets"
 Usage = dict[str, dict[str, float]]  # UsageMeter.snapshot()
 
 
@@ -48,7 +47,7 @@ R = TypeVar("R", bound=Result)
 
 @functools.cache  # several stages share most of their modules: each is parsed once
 def _imports(name: str, path: Path) -> frozenset[str]:
-    """The project modules that module ``name`` (at ``path``) imports."""
+    """The modules of its own top-level package that module ``name`` (at ``path``) imports."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_bytes())):
@@ -58,7 +57,8 @@ def _imports(name: str, path: Path) -> frozenset[str]:
             base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
             # `from package import module` names a module; `from module import name` does not.
             found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return frozenset(module for module in found if module.split(".")[0] == PROJECT and _is_module(module))
+    top = name.split(".")[0]
+    return frozenset(module for module in found if module.split(".")[0] == top and _is_module(module))
 
 
 def _is_module(name: str) -> bool:
@@ -70,7 +70,7 @@ def _is_module(name: str) -> bool:
 
 @functools.cache
 def code_version(*modules: str) -> str:
-    """A hash of the source of ``modules`` and of every project module they import, directly or not.
+    """A hash of the source of ``modules`` and of every module of their package they import, directly or not.
 
     What an item's result depends on is exactly that code (its prompts, checks, scoring, validation): any edit to
     it gives a new version, and the next build walks every item again (their calls still come from the cache)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from llm_helpers import config_for
 
+from bimed_assets.llm import incremental
 from bimed_assets.llm.cache import CompletionCache, Selection
 from bimed_assets.translation.cipher_responder import CipherResponder
 from bimed_assets.translation.parallel import translate_parallel
@@ -73,3 +74,25 @@ def test_an_unchanged_rebuild_walks_nothing_and_changed_items_are_walked_again(b
 
     stricter, _ = run(changed, ScoringConfig(threshold=95.0))
     assert walked(stricter) == {s["id"] for s in changed}  # new settings: every item walked, from the cache
+
+
+def test_the_code_version_follows_every_module_the_stage_imports(tmp_path, monkeypatch):
+    package = tmp_path / "stagepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "loop.py").write_text("from stagepkg import prompts\nimport json\n")
+    (package / "prompts.py").write_text("from .checks import rule\nSYSTEM = 'Translate.'\n")
+    (package / "checks.py").write_text("def rule(text):\n    return bool(text)\n")
+    (package / "unrelated.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def version() -> str:
+        incremental.code_version.cache_clear()
+        incremental._imports.cache_clear()
+        return incremental.code_version("stagepkg.loop")
+
+    first = version()
+    (package / "unrelated.py").write_text("X = 2\n")
+    assert version() == first  # not imported by the stage
+    (package / "checks.py").write_text("def rule(text):\n    return len(text) > 3\n")
+    assert version() != first  # imported through prompts: a new version, every item walked again
