@@ -55,6 +55,11 @@ def _metadata(result) -> dict[str, dict]:
             for e in result.get_asset_materialization_events()}
 
 
+def _data_version(result, key: str) -> str | None:
+    return next(e.event_specific_data.materialization.tags.get("dagster/data_version")
+                for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key)
+
+
 def test_an_unchanged_nightly_run_makes_no_llm_call(live):
     defs, server, var = live
     job = defs.resolve_job_def(defs.resolve_schedule_def("nightly_corpus_rebuild").job_name)
@@ -75,6 +80,10 @@ def test_an_unchanged_nightly_run_makes_no_llm_call(live):
         if "llm_http_calls" in meta:  # no call, and no item walked: each keeps its result of the first run
             assert meta["llm_http_calls"].value == meta["llm_requests"].value == meta["items_walked"].value == 0, name
             assert meta["items_reused"].value == meta["selected_items"].value > 0, name
+    # Dagster's view: the LLM steps' outputs are unchanged, and their data versions (content hashes) say so.
+    for key in ("synthesized_chats", "translation_attempts", "accepted_translations", "translation_review_queue",
+                "benchmark_translation"):
+        assert _data_version(first, key) == _data_version(second, key) is not None, key
 
     corpus = pl.read_parquet(var / "corpus/bimed_corpus.parquet")
     assert set(corpus.filter(pl.col("task") == "chat")["language"]) == {"en", "ar"}
