@@ -11,13 +11,13 @@ Not detectable without a bilingual lexicon or a model, by design:
 - a swap of two options that are both translated terms of similar length, without numbers, Latin or
   transliterated names ("Primary" / "Secondary hypothyroidism"); swaps are caught through numbers, Latin
   tokens, transliterated names ("Losartan" ~ "لوسارتان") or lengths that differ 1.8× and invert;
-- a dropped sentence without numbers or a question mark when the translation is not clearly shorter
-  (a short sentence beside long ones): merged sentences keep the length, so only fewer sentences *and*
-  a translation 25% shorter than the source count as a drop;
-- an English run of one word, or two words inside Arabic text without a function word: names, glosses
-  and abbreviations look the same;
-- wrong but well-formed Arabic (a mistranslated word, a negation lost) and extra numbers that the source
-  does not have (the translation is read leniently, so extra readings never raise a false alarm).
+- a short sentence dropped where a translator could have merged it into its neighbour, and a translation that
+  marks no sentence end at all, which is judged by its length alone (``structure``);
+- an English run of one word, or two words inside Arabic text without a function word, or a run in title
+  case inside Arabic text: names, titles, glosses and abbreviations look the same;
+- wrong but well-formed Arabic (a mistranslated word; a negation lost is only a *signal*, ``text_signals``)
+  and extra numbers that the source does not have (the translation is read leniently, so extra readings never
+  raise a false alarm; a digit the source lacks counts only where a source digit was read from a word).
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ from typing import Any
 
 from bimed_assets import record_rules
 from bimed_assets.translation import negation, structure
-from bimed_assets.translation.numbers import code_mismatches, source_quantities, target_quantities
+from bimed_assets.translation.numbers import (
+    code_mismatches,
+    source_quantities,
+    stray_digits,
+    target_quantities,
+)
 from bimed_assets.translation.text import (
     ARABIC_LETTER,
     ARABIC_WORD,
@@ -84,7 +89,9 @@ def check_text(source: str, target: str, field: str = "") -> list[Failure]:
         return [Failure("structure", field, "the translation is empty")] if src.strip() else []
     problems = [
         *_script(src, tgt),
-        *_numbers(src, tgt),
+        # A changed digit the lenient reading hides ("2-0" for "1-0", with "الشوط الأول" read as the 1) is
+        # looked for only where no number is reported missing.
+        *(_numbers(src, tgt) or [("numbers", detail) for detail in stray_digits(src, tgt)]),
         *(("codes", detail) for detail in code_mismatches(src, tgt)),
         *_option_markers(src, tgt),
         *_untranslated(tgt),
@@ -272,11 +279,25 @@ def _untranslated(tgt: str) -> list[tuple[str, str]]:
             n = len(ordinary) + len([w for w in function if w not in ordinary])
             gloss = chunk.strip().startswith("(")  # "(Centers for Disease Control and Prevention)"
             # A sentence with no Arabic at all needs only two words ("A) Primary hypothyroidism");
-            # a run inside Arabic text needs a function word or length to be more than a name.
+            # a run inside Arabic text needs a function word or length to be more than a name, and a run in
+            # title case inside Arabic text is a name or a title kept as written ("the Brentwood Imperial
+            # Youth Band", a book's title).
+            if not whole and _title_case(words):
+                continue
             if (n >= 2 and function) or (n >= 2 and whole) or (n >= 4 and not gloss) or n >= 7:
                 run = chunk.strip(" ,;:-()\"'.?!")
                 problems.append(("untranslated", f"untranslated English: '{_clip(run)}'"))
     return problems
+
+
+# Words a title leaves in lower case.
+_TITLE_LOWER = frozenset(["a", "an", "the", "of", "and", "or", "for", "in", "on", "at", "to", "by", "with", "from", "de", "la", "le", "du", "von", "van"])
+
+
+def _title_case(words: list[str]) -> bool:
+    return any(w[0].isupper() for w in words) and all(
+        w[0].isupper() or w in _TITLE_LOWER or not w.isalpha() for w in words
+    )
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -288,7 +309,7 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 # A short exclamation ("Remember?", "Another one?!") is often rendered without its question mark.
-_MIN_QUESTION_SIZE = 30
+_MIN_QUESTION_SIZE = 20
 
 
 def _questions(src: str, tgt: str) -> list[tuple[str, str]]:

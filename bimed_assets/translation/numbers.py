@@ -148,6 +148,9 @@ def _readings(token: str, lenient: bool) -> list[list[str]]:
     parts = re.split(r"([.,،])", token)
     groups, seps = parts[0::2], parts[1::2]
     if not seps:
+        if lenient and len(token) >= 6:
+            # A phone number the source spaced ("116 123") and the translation did not ("116123").
+            return [[canonical(token)]] + [[canonical(token[:i]), canonical(token[i:])] for i in range(2, len(token) - 1)]
         return [[canonical(token)]]
     readings = []
     # "15,000", "1,234.5": comma groups of three digits, at most one decimal point at the end.
@@ -306,7 +309,19 @@ def read(text: str, *, arabic: bool) -> list[Token]:
     for first, second in pairwise(tokens):
         if first.unit is None and second.unit and _CONNECTOR.fullmatch(text[first.end : second.start]):
             first.unit = second.unit
+        if (year := _short_range_end(text, first, second)) is not None:
+            # "1950-53" is 1950 to 1953, which a translation writes in full ("من 1950 وحتى 1953").
+            second.readings = [[year], *second.readings] if arabic else [[year]]
     return tokens
+
+
+def _short_range_end(text: str, first: Token, second: Token) -> str | None:
+    """The full year a range like "1950-53" or "2018-19" ends with."""
+    a, b = text[first.start : first.end], text[second.start : second.end]
+    joined = text[first.end : second.start] in ("-", "/")
+    if joined and len(a) == 4 and a.isdigit() and len(b) == 2 and b.isdigit() and a[:2] in ("18", "19", "20"):
+        return a[:2] + b if int(b) > int(a[2:]) else None
+    return None
 
 
 @dataclass
@@ -377,3 +392,27 @@ def code_mismatches(src: str, tgt: str) -> list[str]:
         for token in sorted(tokens - source.get(letters, tokens)):
             problems.append(f"{token} in the translation, but the source has {', '.join(sorted(source[letters]))}")
     return problems
+
+
+def stray_digits(src: str, tgt: str) -> list[str]:
+    """Numbers the source writes in digits and the translation has only in words, when the translation also
+    writes in digits a number the source does not have: "1-0" → "2-0" with "الشوط الأول" read as the 1.
+
+    The lenient reading of the translation (ordinals, "بعد عام" for one year) can stand in for a changed
+    digit; a digit in the translation that matches nothing in the source says it did."""
+    source = [t for t in _digit_tokens(src, lenient=False)]
+    if not source:
+        return []
+    wanted = Counter(v for t in source for v in t.readings[0])
+    everything = {v for t in read(src, arabic=False) for r in t.readings for v in r}
+    remaining, stray = Counter(wanted), []
+    # Digits glued to Latin letters belong to names ("T4", "FEV1", "B12"), as in the source.
+    digits = [t for t in _digit_tokens(tgt, lenient=True) if not (t.start and LATIN_LETTER.match(tgt[t.start - 1]))]
+    for token in sorted(digits, key=lambda t: len(t.readings)):
+        reading = max(token.readings, key=lambda r: sum((Counter(r) & remaining).values()))
+        remaining -= Counter(reading)
+        stray += [v for v in reading if v not in everything]
+    if not stray or not +remaining:
+        return []
+    detail = f"number {stray[0]} in the translation is not in the source, which has {', '.join(sorted(+remaining))}"
+    return [f"{detail} in digits"]

@@ -1,7 +1,7 @@
 """Iterative translation of one sample: translate, check, score, re-translate with feedback.
 
 Round n: translate (with the feedback of round n-1) → clinical-fidelity checks → when they pass, the LLM
-judge and, if enabled, the back-translation chrF → accept at or above the threshold. A failed fidelity check
+judge (told what the checks flag without failing, such as a negation in one language only) and, if enabled, the back-translation chrF → accept at or above the threshold. A failed fidelity check
 skips both scorers (the attempt has failed whatever they would say, and skipping them saves two calls) and
 its reasons are the feedback. After ``max_rounds`` the item goes to human review with every attempt. An LLM
 failure (after the client's own retries) ends the item as ``failed`` with the reason; its completed calls are
@@ -25,7 +25,13 @@ from bimed_assets.llm.client import LLMClient, LLMRequest
 from bimed_assets.llm.errors import LLMError
 from bimed_assets.llm.progress import Progress
 from bimed_assets.translation import documents, prompts
-from bimed_assets.translation.scoring import ScoringConfig, back_translation_chrf, combined, fidelity_failures
+from bimed_assets.translation.scoring import (
+    ScoringConfig,
+    back_translation_chrf,
+    combined,
+    fidelity_failures,
+    fidelity_signals,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,9 @@ class Attempt:
     chrf: float | None = None
     score: float | None = None  # combined; None when fidelity failed and the scorers were skipped
     passed: bool = False
+    # What the checks flag without failing (a negation in one language only), given to the judge to verify:
+    # "<signal>: <field>: <detail>"
+    signals: list[str] = field(default_factory=list)
 
     def feedback(self) -> list[str]:
         if self.fidelity or self.judge_errors:
@@ -96,7 +105,8 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
             attempts.append(attempt)
             if attempt.fidelity:
                 continue
-            assessment = await ask(prompts.judge(item_id, doc, attempt.translation, round_))
+            attempt.signals = await offload(fidelity_signals, doc, translation)
+            assessment = await ask(prompts.judge(item_id, doc, attempt.translation, round_, attempt.signals))
             attempt.judge_score, attempt.judge_errors = float(assessment["score"]), list(assessment["errors"])
             if config.back_translation:
                 back = await ask(prompts.back_translate(item_id, attempt.translation, round_))

@@ -39,6 +39,13 @@ preserved" and a score of one hundred means "perfect meaning and grammar". Then 
 wrong option order, grammar), each as one short English sentence that names the field; an empty list when \
 there is none. Return JSON: {"score": <0-100>, "errors": [<string>, ...]}."""
 
+# Added to the judge's request when the checks flag something they cannot decide (a negation in one language
+# only): often a false alarm, since Arabic may negate with a word ("غير طبيعي" for "abnormal").
+SIGNALS_NOTE = """\
+Automatic checks flagged the following for you to verify. They are often false alarms (Arabic may express a \
+negation with a word such as غير or عدم, or English with a prefix); list one as an error only if the \
+translation really changes the meaning:"""
+
 BACK_TRANSLATOR = """\
 You are a professional translator from Arabic into English. You receive a JSON document; return the same \
 JSON document with every Arabic string value translated into English, literally and completely, keeping the \
@@ -97,11 +104,17 @@ def translate(
     )
 
 
-def judge(item_id: str, doc: Mapping[str, Any], translation: Mapping[str, Any], round_: int) -> LLMRequest:
+def judge(item_id: str, doc: Mapping[str, Any], translation: Mapping[str, Any], round_: int,
+          signals: Sequence[str] = ()) -> LLMRequest:
+    """``signals``: what the deterministic checks flag without failing (``scoring.fidelity_signals``), for the
+    judge to verify; a request without signals is the same as before they existed."""
     user = (
         f"English source:\n```json\n{documents.dumps(doc)}\n```\n\n"
         f"Arabic translation:\n```json\n{documents.dumps(translation)}\n```"
     )
+    if signals:
+        flagged = "\n".join(f"- {line}" for line in signals)
+        user += f"\n\n{SIGNALS_NOTE}\n{flagged}"
     return _request("judge", item_id, round_, JUDGE, user, _json_format("assessment", JUDGE_SCHEMA))
 
 

@@ -43,5 +43,11 @@ def fidelity_failures(doc: dict[str, Any], translation: dict[str, Any]) -> list[
     return [f"{f.check}: {f}" for f in fidelity.check_item(doc, translation)]
 
 
+def fidelity_signals(doc: dict[str, Any], translation: dict[str, Any]) -> list[str]:
+    """What the checks flag without failing the item (a negation in one language only), "<signal>: <field>:
+    <detail>", for the LLM judge to verify and the reviewer to see."""
+    return [f"{s.name}: {s}" for s in fidelity.item_signals(doc, translation)]
+
+
 def back_translation_chrf(back: dict[str, Any], doc: dict[str, Any]) -> float:
     return chrf(documents.text_of(back), documents.text_of(doc))

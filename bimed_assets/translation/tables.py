@@ -19,6 +19,7 @@ ATTEMPTS_SCHEMA = pl.Schema({
     "item_id": pl.String, "source": pl.String, "task": pl.String, "round": pl.Int32,
     "translation": pl.String, "fidelity_failures": pl.List(pl.String), "judge_score": pl.Float64,
     "judge_errors": pl.List(pl.String), "chrf": pl.Float64, "score": pl.Float64, "passed": pl.Boolean,
+    "signals": pl.List(pl.String),
 })
 ACCEPTED_SCHEMA = pl.Schema({
     "item_id": pl.String, "source": pl.String, "task": pl.String, "round": pl.Int32, "score": pl.Float64,
@@ -58,7 +59,7 @@ def tables(results: Sequence[ItemResult], samples: Mapping[str, Mapping[str, Any
             attempts.append({**key, "round": a.round, "translation": json_text(a.translation),
                              "fidelity_failures": a.fidelity, "judge_score": a.judge_score,
                              "judge_errors": a.judge_errors, "chrf": a.chrf, "score": a.score,
-                             "passed": a.passed})
+                             "passed": a.passed, "signals": a.signals})
         final = result.final
         if result.status == "accepted":
             accepted.append({**key, "round": final.round, "score": final.score, "judge_score": final.judge_score,

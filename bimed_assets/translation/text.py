@@ -65,28 +65,16 @@ def arabic_share(text: str) -> float:
     return arabic / (arabic + latin) if arabic + latin else 1.0
 
 
-# Sentence ends: . ! ? ؟ … followed by space, or a line break. A period after a single letter
-# ("Dr.", "A.", Arabic "د.") or a common abbreviation does not end a sentence.
+# Sentence ends: . ! ? ؟ followed by space (after any closing quotes or brackets), or a line break. A period
+# after a single letter ("Dr.", "A.", Arabic "د."), after initials ("U.S.", "U.N.") or after a common
+# abbreviation ("Nov.", "Gov.") does not end a sentence, nor does an ellipsis ("very inquisitive ... they"):
+# Arabic has no capitals to tell the two apart, so both languages are read alike.
 # A lowercase word after the period continues the sentence ("at 6 p.m. and").
-_EN_ABBREV = {
-    "dr",
-    "mr",
-    "mrs",
-    "ms",
-    "vs",
-    "e.g",
-    "i.e",
-    "etc",
-    "approx",
-    "st",
-    "no",
-    "fig",
-    "jr",
-    "sr",
-    "a.m",
-    "p.m",
-}
-_END = re.compile(r"(?<=[.!?؟…])[\"')\]]*\s+(?![a-z])|\n+")
+_EN_ABBREV = frozenset(
+    ["dr", "mr", "mrs", "ms", "vs", "e.g", "i.e", "etc", "approx", "st", "no", "fig", "jr", "sr", "a.m", "p.m", "prof", "gen", "col", "lt", "capt", "sgt", "gov", "sen", "rep", "rev", "sens", "reps", "inc", "ltd", "co", "corp", "dept", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ave"]
+)
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S" of "U.S.", "D.C"
+_END = re.compile(r"(?<=[.!?؟…])[\"'”“»)\]]*\s+(?![a-z])|\n+")
 
 
 def sentences(text: str) -> list[str]:
@@ -106,11 +94,14 @@ def sentences(text: str) -> list[str]:
 
 
 def _is_abbreviation(piece: str) -> bool:
+    """Whether the period that ends ``piece`` belongs to an abbreviation or an ellipsis."""
+    if piece.endswith(("..", "…")):
+        return True
     words = piece.rstrip(".").split()
     if not piece.endswith(".") or not words:
         return False
-    last = words[-1].lower()
-    return len(last) == 1 or last in _EN_ABBREV
+    last = words[-1].lower().lstrip("\"'“”«(")
+    return len(last) == 1 or last in _EN_ABBREV or bool(_INITIALS.fullmatch(last))
 
 
 # Consonant skeletons for matching a transliterated name across scripts ("metformin" ~ "ميتفورمين"):

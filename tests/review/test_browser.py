@@ -212,3 +212,30 @@ def test_what_a_reviewer_sees_is_what_is_stored_and_typed_work_is_kept(safety_se
         browser.close()
     decision = next(d for d in service.decisions_since(0) if d.item_id == "stale-1")
     assert decision.translation["answer"] == "تعديلي أنا 500 mg مرتين"
+
+
+def test_the_negation_signal_is_visible_beside_its_field(tmp_path):
+    """The reviewer sees, under the field whose translation lost the source's negation, a note to verify it;
+    markup in the Arabic stays text (no script runs)."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    service = ReviewService(f"sqlite:///{tmp_path / 'review.sqlite'}")
+    service.create_reviewer("amal", PASSWORD)
+    service.import_items([make_item("neg-1", question="Which drug should not be given in pregnancy?",
+                                    arabic_answer='500 mg مرتين <img src=x onerror="document.title=1"> يوميًا.')])
+    with _serving(service) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page()
+        page.goto(f"{base}/login")
+        page.fill('input[name="username"]', "amal")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click("button.primary")
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/items/neg-1")
+        signal = page.locator(".pair:has(textarea[name='field:question']) .field-signal")
+        assert signal.is_visible() and "Verify negation: the source negates" in signal.inner_text()
+        assert page.locator(".pair:has(textarea[name='field:answer']) .field-signal").count() == 0
+        assert page.title() != "1" and page.locator("img[src=x]").count() == 0
+        browser.close()

@@ -283,3 +283,20 @@ def test_serve_with_two_worker_processes(tmp_path):
         server.terminate()
         server.wait(30)
     assert [d.item_id for d in service.decisions_since(0)] == [item["item_id"]]
+
+
+def test_the_negation_signal_is_shown_to_the_reviewer_escaped(service):
+    """A negation in the source that the shown translation lacks is flagged beside the field, as something to
+    verify (not a failed check); the field's untrusted text stays escaped."""
+    item = make_item("neg", question="Which drug should not be given in pregnancy?",
+                     arabic_answer='500 mg مرتين <img src=x onerror=alert(1)> يوميًا.')
+    service.import_items([item])
+    client = TestClient(create_app(service, SECRET, limiter=LoginLimiter(failures=3, window=60)))
+    login(client)
+    page = client.get("/items/neg").text
+    signal = re.search(r'<p class="field-signal"[^>]*>(.*?)</p>', page, re.DOTALL)
+    assert signal and "Verify negation: the source negates" in signal.group(1)
+    question = page.index('name="field:question"')
+    assert page.index('class="field-signal"') > question  # under the question, whose translation lost it
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "field-signal" not in client.get("/items/x2").text  # nothing to verify there

@@ -154,7 +154,11 @@ def test_swapped_options_by_length():
     target = {"options": {"A": "فقر الدم", "B": "فقر الدم المصاحب للأمراض المزمنة مع عوز الحديد الوظيفي"}}
     assert check_item(source, target) == []
     swapped = {"options": {"A": target["options"]["B"], "B": target["options"]["A"]}}
-    assert details(check_item(source, swapped)) == [  # options under 60 letters are not judged by length
+    # An option of 30 letters or more is judged when too short (not when long: short options are often
+    # rendered as definitions), so B is also too short for its source.
+    assert details(check_item(source, swapped)) == [
+        ("length", ("the translation is 0.1× the length of the source, shorter than translations of this "
+                    "length ever are")),
         ("options", "options A and B look swapped (the translation of A sits under B)"),
     ]
 
@@ -242,7 +246,7 @@ def test_dropped_sentence():
         (
             "sentences",
             ("3 sentences in the source, 2 in the translation, which is 66% of the source's length: a sentence "
-            "seems missing"),
+            "seems missing ('Her mother had breast cancer at a young age.')"),
         )
     ]
 

@@ -1,11 +1,14 @@
 """The issue's targets, measured by bench/fidelity.py: a regression fails CI.
 
-On the shipped sets (TICO-19 and the team's faithful translations) and on NTREX-128's held-out half (real
-professional news translations, read from the shared real-data folder): ≤ 1% false alarms; ≥ 97% of changed
-numbers, codes, doses and units caught (NTREX-128: 96.8% of changed numbers); ≥ 95% of dropped sentences
-(shipped sets; NTREX-128 news paragraphs reach about 94%, stated in bench/results/fidelity.md); ≥ 80% of cut
-last thirds. Swapped options and
-unrelated fluent Arabic are the documented blind spots; the negation signal is measured, not bounded.
+On the shipped sets (TICO-19 and the team's faithful translations): ≤ 1% false alarms (none on the fixtures);
+≥ 97% of changed numbers, codes, doses and units caught; ≥ 95% of dropped sentences; ≥ 80% of cut last thirds.
+On NTREX-128's held-out half (real professional news translations, read from the shared real-data folder),
+bounds a little under this run's rates, which bench/results/fidelity.md states: 0.7% false alarms on lines
+(bound 1%), changed numbers 97.4% (bound 96%: a few more held-out numbers hidden by the lenient reading would
+cross 97%), dropped sentences 94.2% (bound 93%; the target of 95% is not met there), a cut last third 87%;
+the derived three-line paragraphs 2.5% false alarms (bound 3.5%; each inherits its lines' false alarms).
+Swapped options and unrelated fluent Arabic are the documented blind spots; the negation signal is measured,
+not bounded beyond its cost.
 """
 
 import importlib.util
@@ -48,6 +51,7 @@ def test_false_alarms(report):
         t.total for t in report.false_alarms.values()
     )
     assert shipped <= 0.01, [e for t in report.false_alarms.values() for e in t.examples]
+    assert report.false_alarms["faithful"].rate <= 0.01, report.false_alarms["faithful"].examples
 
 
 def _check_catches(catches, dropped_bound, exact_bound=0.97):
@@ -76,10 +80,12 @@ def test_real_translations(real_report):
     held_out = real_report.false_alarms["ntrex128/held-out"]
     assert held_out.total == 990
     assert held_out.rate <= 0.01, held_out.examples
-    assert real_report.false_alarms["ntrex128/calibration"].rate <= 0.015
+    assert real_report.false_alarms["ntrex128/calibration"].rate <= 0.01
+    paragraphs = real_report.false_alarms["ntrex128/paragraphs"]
+    assert paragraphs.rate <= 0.035, paragraphs.examples
     # News numbers hide behind lenient readings of the translation (a "الأربع كرات" for "fourballs" stands
-    # for a 4, a decade is not required): 96.8% of changed numbers, listed in bench/results/fidelity.md.
-    _check_catches(real_report.real_catches, 0.90, exact_bound=0.96)
+    # for a 4, a decade is not required): 97.4% of changed numbers, listed in bench/results/fidelity.md.
+    _check_catches(real_report.real_catches, 0.93, exact_bound=0.96)
 
 
 def test_negation_signal_is_measured(real_report):

@@ -105,3 +105,116 @@ def test_item_signals_name_their_field():
     assert [(s.name, s.field) for s in signals] == [("negation", "question")]
     chat = [{"role": "user", "content": "I never smoked."}]
     assert [s.field for s in item_signals(chat, [{"role": "user", "content": "دخنت."}])] == ["[0]"]
+
+
+# --- sentence alignment ----------------------------------------------------------------------------
+
+
+def test_a_dropped_short_sentence_is_named():
+    source = ("The patient was admitted with chest pain. She smokes. An electrocardiogram showed changes in the "
+              "lateral leads.")
+    target = "أُدخلت المريضة بسبب ألم في الصدر. وأظهر تخطيط كهربية القلب تغيرات في الاتجاهات الجانبية."
+    (failure,) = check_text(source, target)
+    assert failure.check == "sentences" and failure.detail.endswith("a sentence seems missing ('She smokes.')")
+
+
+def test_sentences_merged_or_unmarked_pass():
+    # Two sentences joined by "، و" (a merge); three whose translation leaves one sentence end unmarked.
+    assert check_text("My daughter has had diarrhea 6 times today and vomited twice. She is still drinking a little.",
+                      "ابنتي أصيبت بالإسهال 6 مرات اليوم وتقيأت مرتين، ولا تزال تشرب قليلًا.") == []
+    assert check_text(
+        "The earthquake struck the island before dawn on Friday. Thousands of people spent the night outside their "
+        "homes. Rescue teams reached the northern villages by the afternoon.",
+        "ضرب الزلزال العنيف الجزيرة قبل فجر يوم الجمعة الماضي وقد قضى آلاف الأشخاص من سكان الجزيرة ليلتهم كلها "
+        "خارج منازلهم. ووصلت فرق الإنقاذ إلى القرى الواقعة في الشمال بحلول فترة ما بعد الظهر.") == []
+
+
+def test_a_question_may_be_much_shorter_in_arabic():
+    source = ("A 60-year-old woman has had a dry cough for two months since starting a new blood pressure drug. "
+              "Which of the following is the most likely cause?")
+    target = "امرأة تبلغ من العمر 60 عامًا تعاني من سعال جاف منذ شهرين منذ أن بدأت دواءً جديدًا لضغط الدم. ما السبب الأرجح؟"
+    assert check_text(source, target) == []
+
+
+def test_a_sentence_whose_name_the_translation_keeps_is_not_missing():
+    source = "It is best to avoid ibuprofen. Paracetamol is a safer choice for the pain in most patients."
+    target = "من الأفضل تجنّب الإيبوبروفين، فالباراسيتامول خيار أكثر أمانًا لمعظم المرضى."
+    assert check_text(source, target) == []
+
+
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("However, U.S. Secretary Pompeo told the U.N. Security Council that it must go on.", 1),
+        ('"Dr. Ford, I don\'t know what happened," Graham said.', 1),
+        ("They are very inquisitive ... They aren't out to hurt you.", 1),
+        ("He left. She stayed.", 2),
+    ],
+)
+def test_abbreviations_and_ellipses_do_not_end_sentences(text, count):
+    from bimed_assets.translation.text import sentences
+
+    assert len(sentences(text)) == count
+
+
+def test_a_translation_ending_on_a_preposition_was_cut():
+    assert [f.check for f in check_text("Iron deficiency anemia", "فقر الدم الناجم عن")] == ["length"]
+    assert check_text("Iron deficiency anemia", "فقر الدم الناجم عن عوز الحديد") == []
+    assert check_text("What is it caused by", "ما الذي يسببه") == []
+
+
+def test_a_short_question_that_lost_its_question_mark():
+    assert "sentences" in checks("How long will I need to take it?", "كم من الوقت سأحتاج")
+
+
+# --- numbers the lenient reading could hide -------------------------------------------------------
+
+
+def test_a_changed_digit_is_not_hidden_by_a_number_word():
+    source = "Chelsea led 1-0 at halftime after a score in the 25th minute."
+    assert check_text(source, "تقدم تشيلسي 1-0 في الشوط الأول بعد هدف في الدقيقة 25.") == []
+    (failure,) = check_text(source, "تقدم تشيلسي 2-0 في الشوط الأول بعد هدف في الدقيقة 25.")
+    assert failure.detail == "number 2 in the translation is not in the source, which has 1 in digits"
+    # Digits of names are no stray numbers: "T4", "FEV1".
+    assert check_text("His FEV1 is 82% and free T4 is 3.8.", "يبلغ FEV1 لديه 82% وT4 الحر 3.8.") == []
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [
+        ("the 1950-53 Korean War", "الحرب الكورية التي استمرت من 1950 وحتى 1953"),
+        ("the 1950-53 Korean War", "الحرب الكورية 1950-53"),
+        ("call Samaritans free on 116 123", "اتصل بالسامريين مجانًا على الرقم 116123"),
+    ],
+)
+def test_year_ranges_and_phone_numbers_read_right(source, target):
+    assert check_text(source, target) == []
+
+
+def test_a_changed_year_range_or_phone_number_is_caught():
+    assert "numbers" in checks("the 1950-53 Korean War", "الحرب الكورية التي استمرت من 1950 وحتى 1954")
+    assert "numbers" in checks("call Samaritans free on 116 123", "اتصل بالسامريين مجانًا على الرقم 116124")
+
+
+def test_a_name_or_title_kept_in_latin_letters_is_not_untranslated():
+    assert check_text("The parade was led by the Brentwood Imperial Youth Band.",
+                      "قادت فرقة the Brentwood Imperial Youth Band الاستعراض.") == []
+    assert "untranslated" in checks("The parade was led by the band.", "قادت the band was leading الاستعراض.")
+
+
+# --- the negation signal reaches the judge --------------------------------------------------------
+
+
+def test_signals_are_given_to_the_judge():
+    from bimed_assets.translation import prompts
+    from bimed_assets.translation.scoring import fidelity_signals
+
+    doc = {"question": "Which drug should not be given?", "answer": "Heparin."}
+    translation = {"question": "أي دواء يجب إعطاؤه؟", "answer": "الهيبارين."}
+    signals = fidelity_signals(doc, translation)
+    assert signals == [("negation: question: the source negates (not, no, never, without…) but the translation "
+                        "has no negation")]
+    with_signals = prompts.judge("q1", doc, translation, 1, signals).messages[-1]["content"]
+    assert prompts.SIGNALS_NOTE in with_signals and f"- {signals[0]}" in with_signals
+    plain = prompts.judge("q1", doc, translation, 1).messages[-1]["content"]
+    assert prompts.SIGNALS_NOTE not in plain and with_signals.startswith(plain)

@@ -204,3 +204,27 @@ def test_a_fresh_seed_translates_an_item_afresh_once(server, tmp_path):
     assert s.stats().received.total() == 2 * paid  # every call asked again, under the seed
     asyncio.run(retry(7))
     assert s.stats().received.total() == 2 * paid  # and cached like any other
+
+
+def test_the_judge_is_told_what_the_checks_flag_without_failing(server):
+    """The negation signal (a negation in the source the translation does not show) reaches the judge's request
+    and the attempt, and fails nothing."""
+    judged, inner = [], CipherResponder()
+
+    def responder(body):
+        if "Score the following translation" in body["messages"][0]["content"]:
+            judged.append(body["messages"][-1]["content"])
+        return inner(body)
+
+    s = server(responder=responder)
+    negated = {**sample(3), "explanation": "Loop diuretics should not be stopped without a potassium check."}
+    (plain, flagged), _ = translate(s.url, [sample(2), negated])
+    assert plain.status == flagged.status == "accepted"
+    assert plain.attempts[0].signals == []
+    (attempt,) = flagged.attempts
+    assert attempt.signals and attempt.signals[0].startswith("negation: explanation: the source negates")
+    request = next(text for text in judged if "should not be stopped" in text)
+    assert "Automatic checks flagged the following for you to verify" in request
+    assert f"- {attempt.signals[0]}" in request
+    other = next(text for text in judged if "should not be stopped" not in text)
+    assert "Automatic checks flagged" not in other  # no signal, the request is as it was

@@ -148,6 +148,7 @@ def _review_page(request: Request, item_id: str, reviewer: ReviewerView, status:
         fields=fields, machine={f.path: f.arabic for f in machine}, draft=draft, merge=merge,
         reason=(draft.reason if draft else "") or "",
         failures=render.failures_by_field(check_failures or [], item.document),
+        signals=render.signals_by_field(item.document, shown or item.best_translation),
         best=next((a for a in item.attempts if a.get("round") == item.best_round), {}),
         decided_fields=render.fields(item.document, item.decision.translation)
         if item.decision and item.decision.translation else [],

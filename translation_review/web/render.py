@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from bimed_assets import text_safety
+from bimed_assets.translation import fidelity
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # An opening bracket belongs to the run it opens: "(Enoxaparin)" is one isolate, not "(" + "Enoxaparin)".
@@ -135,6 +136,20 @@ def failures_by_field(failures: list[Any], document: Mapping[str, Any]) -> dict[
         path = path if path in paths else f"{path}.content" if f"{path}.content" in paths else ""
         out.setdefault(path, []).append(f"{failure.check}: {failure.detail}")
     return out
+
+
+def signals_by_field(document: Mapping[str, Any], translation: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What the fidelity checks flag without failing (a negation in one language only) in ``translation``, keyed
+    like ``failures_by_field``: for the reviewer to verify, since the checks cannot decide it."""
+    return failures_by_field([_Flag(s.field, s.name, s.detail) for s in fidelity.item_signals(document, translation)],
+                             document)
+
+
+@dataclass(frozen=True)
+class _Flag:
+    field: str
+    check: str
+    detail: str
 
 
 def round_diffs(document: Mapping[str, Any], attempts: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
