@@ -35,7 +35,6 @@ from bimed_assets.translation.text import (
     ARABIC_WORD,
     LATIN_WORD,
     _is_abbreviation,
-    same_name,
     sentences,
     skeleton,
 )
@@ -109,6 +108,7 @@ WORD = 6.0  # a source sentence end between two words of the translation, with n
 # A source question aligned with a translated question costs at most this much for its length: "Which of the
 # following is the most likely diagnosis?" is "ما التشخيص الأرجح؟", a third of its length.
 QUESTION_FIT = 1.0
+BEAM = 12.0  # alignment states costlier than the best by more than this are dropped (speed on long texts)
 HUBER = 2.5  # beyond this many spreads a length misfit costs linearly
 
 _PIECE_END = re.compile(
@@ -159,24 +159,53 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
 
     A sentence the alignment leaves out is kept after all when the translation holds a mark of it that no
     other source sentence has: a number or Latin-letter token ("150/95", "HbA1c") or a name transliterated
-    ("ibuprofen" ~ "الإيبوبروفين"); the alignment is then made again without leaving it out."""
+    ("ibuprofen" ~ "الإيبوبروفين"); the alignment is then made again, leaving out only sentences without such a
+    mark."""
     sizes = [max(size(s), 1) for s in src_sentences]
     pieces = _pieces(tgt)
     if not pieces:
         return None
-    deletable = [True] * len(sizes)
     asks = [_ASKS.search(s) is not None for s in src_sentences]
-    marks: tuple[set[str], list[str]] | None = None
-    while (missing := _align(sizes, pieces, deletable, asks)[0]) is not None:
-        if marks is None:
-            marks = set(_ANCHOR.findall(tgt)), ARABIC_WORD.findall(tgt)
-        if not _kept(missing, src_sentences, *marks):
-            return missing
-        deletable[missing] = False
-    return None
+    missing, _ = _align(sizes, pieces, [True] * len(sizes), asks)
+    if missing is None:
+        return None
+    marks = set(_ANCHOR.findall(tgt)), _Names(ARABIC_WORD.findall(tgt))
+    if not _kept(missing, src_sentences, *marks):
+        return missing
+    # Once more, leaving out only sentences of which the translation holds no mark.
+    deletable = [not _kept(i, src_sentences, *marks) for i in range(len(sizes))]
+    return _align(sizes, pieces, deletable, asks)[0] if any(deletable) else None
 
 
-def _kept(i: int, src_sentences: list[str], tokens: set[str], arabic_words: list[str]) -> bool:
+class _Names:
+    """The consonant skeletons of a translation's words (``text.same_name``), indexed so that whether an English
+    name is transliterated there (skeletons at most one edit apart) costs a few set lookups."""
+
+    def __init__(self, arabic_words: list[str]) -> None:
+        self.exact: set[str] = set()
+        self.shorter: set[str] = set()  # a skeleton less one letter
+        self.replaced: set[tuple[int, str]] = set()  # ... and where
+        for word in set(arabic_words):
+            for form in ([word, word[2:]] if word.startswith("ال") else [word]):
+                a = skeleton(form, arabic=True)
+                if len(a) < 4:
+                    continue
+                self.exact.add(a)
+                for k in range(len(a)):
+                    self.shorter.add(a[:k] + a[k + 1 :])
+                    self.replaced.add((k, a[:k] + a[k + 1 :]))
+
+    def has(self, english: str) -> bool:
+        e = skeleton(english, arabic=False)
+        if len(e) < 4:
+            return False
+        if e in self.exact or e in self.shorter:
+            return True
+        cut = [e[:k] + e[k + 1 :] for k in range(len(e))]
+        return any((len(c) >= 4 and c in self.exact) or (k, c) in self.replaced for k, c in enumerate(cut))
+
+
+def _kept(i: int, src_sentences: list[str], tokens: set[str], names: _Names) -> bool:
     """Whether the translation holds a mark of source sentence ``i`` that no other source sentence has."""
     others = " ".join(s for k, s in enumerate(src_sentences) if k != i)
     other_tokens = set(_ANCHOR.findall(others))
@@ -185,9 +214,10 @@ def _kept(i: int, src_sentences: list[str], tokens: set[str], arabic_words: list
     other_words = {w.lower() for w in LATIN_WORD.findall(others)}
     # Words of five letters or more, as names; short names have short skeletons, which match ordinary words
     # ("Boston" ~ "الاستعانة"), so a name needs seven letters or a skeleton of five.
-    names = {w for w in LATIN_WORD.findall(src_sentences[i])
-             if len(w) >= 5 and w.lower() not in other_words and (len(w) >= 7 or len(skeleton(w, arabic=False)) >= 5)}
-    return any(same_name(name, word) for name in names for word in arabic_words)
+    candidates = {w for w in LATIN_WORD.findall(src_sentences[i])
+                  if len(w) >= 5 and w.lower() not in other_words
+                  and (len(w) >= 7 or len(skeleton(w, arabic=False)) >= 5)}
+    return any(names.has(name) for name in candidates)
 
 
 def _cuts(before: float, avail: float, n: int, following: int) -> list[float]:
@@ -245,8 +275,10 @@ def _align(sizes: list[int], pieces: list[tuple[int, int, bool]], deletable: lis
                 offer((end + 1, 0), cost, 0.0 if last else pieces[end + 1][0], (origin, False))
                 if before > 4 * expected + 20:
                     break
-        level = nxt
-        levels.append(nxt)
+        # A beam: states far costlier than the best one at this sentence never make the cheapest alignment.
+        cheapest = min((v[0] for v in nxt.values()), default=0.0)
+        level = {key: v for key, v in nxt.items() if v[0] <= cheapest + BEAM}
+        levels.append(level)
     if (k, 0) not in level:
         return None, math.inf
     missing, key = None, (k, 0)
