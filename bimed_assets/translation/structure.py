@@ -99,10 +99,10 @@ def field_kind(field: str) -> str:
 # sentence seems missing: a short sentence merged into its neighbour leaves that run short of the two
 # sentences' expected length, one left out leaves every run about right.
 # Costs in units of -log(probability), chosen on the calibration data (see the module's docstring).
-END_AS_CLAUSE = 1.5  # a source sentence end rendered as ";", ":" or "، و…"
-END_AS_COMMA = 3.0  # ... as a bare comma
+END_AS_CLAUSE = 2.0  # a source sentence end rendered as ";", ":" or "، و…"
+END_AS_COMMA = 6.0  # ... as a bare comma: no likelier than between two words
 SPLIT = 1.5  # a sentence end inside the run of one source sentence
-DELETE = 3.5  # a source sentence with no piece of the translation
+DELETE = 4.0  # a source sentence with no piece of the translation
 MAX_RUN = 12  # pieces one source sentence may take
 WORD = 6.0  # a source sentence end between two words of the translation, with no mark
 # A source question aligned with a translated question costs at most this much for its length: "Which of the
