@@ -17,8 +17,8 @@ sentences keeps its length. Each rule therefore pairs the length with structural
 
 The length model was fitted by ``bench/fidelity.py --refit`` on TICO-19 (professional COVID-19 terminology)
 and the even-numbered documents of NTREX-128 (professional news sentences); the alignment's costs and the
-thresholds were chosen on the same data (the even documents' lines and three-line paragraphs, with sentences
-dropped from them) and on the team's fixtures; the odd-numbered documents are kept for the report. Field kinds
+thresholds were chosen on the same data (the even documents' lines and every window of three lines, with
+sentences dropped from them: ``bench/fidelity.py --calibration``) and on the team's fixtures; the odd-numbered documents are kept for the report. Field kinds
 (answer option, question stem, long answer, chat turn) share the model: the real data hold sentences and
 terms, not items; kinds differ only in the length below which a text too *long* says nothing (a short option
 translated as a definition is common, "CDC" → "مراكز مكافحة الأمراض"); one too short is judged from
