@@ -692,8 +692,8 @@ def main() -> None:
         "check_text, median of 3 passes).\n\n"
         "**Method**: the length model, the sentence alignment's costs and every threshold were chosen on TICO-19, "
         "the team's fixtures and the even-numbered NTREX-128 documents (their lines and every window of three "
-        "lines, with sentences dropped from them: `--calibration` prints those rates); the odd-numbered documents (`ntrex128/held-out` and its paragraphs) are "
-        "only measured here. The corruptions (`bench/fidelity_corruptions.py`) are found with their own "
+        "lines, with sentences dropped from them: `--calibration` prints those rates); the odd-numbered "
+        "documents (`ntrex128/held-out` and its paragraphs) are only measured here. The corruptions (`bench/fidelity_corruptions.py`) are found with their own "
         "patterns, independent of the checks, and were not changed.\n\n"
         + targets(report, rate) + "\n" + body + "\n\n" + blind_spots(report),
         encoding="utf-8",
