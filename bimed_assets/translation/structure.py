@@ -166,15 +166,21 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
     if not pieces:
         return None
     asks = [_ASKS.search(s) is not None for s in src_sentences]
-    missing, _ = _align(sizes, pieces, [True] * len(sizes), asks)
+    missing, cost = _align(sizes, pieces, [True] * len(sizes), asks)
     if missing is None:
         return None
     marks = set(_ANCHOR.findall(tgt)), _Names(ARABIC_WORD.findall(tgt))
-    if not _kept(missing, src_sentences, *marks):
-        return missing
-    # Once more, leaving out only sentences of which the translation holds no mark.
-    deletable = [not _kept(i, src_sentences, *marks) for i in range(len(sizes))]
-    return _align(sizes, pieces, deletable, asks)[0] if any(deletable) else None
+    if _kept(missing, src_sentences, *marks):
+        # Once more, leaving out only sentences of which the translation holds no mark.
+        deletable = [not _kept(i, src_sentences, *marks) for i in range(len(sizes))]
+        if not any(deletable):
+            return None
+        missing, cost = _align(sizes, pieces, deletable, asks)
+        if missing is None:
+            return None
+    # The search keeps one way of reaching each state, so it may miss the best alignment that leaves nothing
+    # out: compare with that alignment itself.
+    return missing if cost < _align(sizes, pieces, [False] * len(sizes), asks)[1] else None
 
 
 class _Names:
@@ -311,7 +317,8 @@ def problems(src: str, tgt: str, kind: str = "text") -> list[tuple[str, str]]:
     src_sentences = sentences(src)
     source_count, target_count = len(src_sentences), len(sentences(tgt))
     counts = f"{source_count} sentences in the source, {target_count} in the translation"
-    missing = dropped(src_sentences, tgt) if source_count > 1 and z < DROP_GUARD_Z else None
+    missing = _dropped_by_lines(src, tgt) if source_count > 1 and z < DROP_GUARD_Z else None
+    missing = None if missing is None else src_sentences.index(missing) if missing in src_sentences else -1
     if missing is None and target_count < source_count and z < DROPPED_Z:
         missing = -1
     if missing is not None:
@@ -324,6 +331,19 @@ def problems(src: str, tgt: str, kind: str = "text") -> list[tuple[str, str]]:
         detail = f"the translation stops without ending its sentence at {ratio:.0%} of the source's length"
         found.append(("length", f"{detail}: its end seems cut"))
     return found
+
+
+def _dropped_by_lines(src: str, tgt: str) -> str | None:
+    """The source sentence the translation seems to leave out. Where both have the same number of lines (a list,
+    headings, an answer in paragraphs), line is aligned with line, the strongest structure they share."""
+    src_lines = [line for line in src.split("\n") if line.strip()]
+    tgt_lines = [line for line in tgt.split("\n") if line.strip()]
+    pairs = list(zip(src_lines, tgt_lines)) if 1 < len(src_lines) == len(tgt_lines) else [(src, tgt)]
+    for source, target in pairs:
+        src_sentences = sentences(source)
+        if len(src_sentences) > 1 and (missing := dropped(src_sentences, target)) is not None:
+            return src_sentences[missing]
+    return None
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -129,6 +129,17 @@ def test_sentences_merged_or_unmarked_pass():
         "خارج منازلهم. ووصلت فرق الإنقاذ إلى القرى الواقعة في الشمال بحلول فترة ما بعد الظهر.") == []
 
 
+def test_a_list_is_aligned_line_by_line():
+    source = ("The most frequent reactions are listed below.\n\nBody as a Whole\nasthenia (weakness), edema, headache\n\n"
+              "Digestive\nabdominal pain, anorexia, biliary tract spasm, constipation, dry mouth, glossitis\n\n"
+              "Special Senses\nhallucinations, visual disturbances")
+    target = ("التفاعلات الأكثر تكرارًا مذكورة أدناه.\n\nالجسم ككل\nالوهن (الضعف)، الوذمة، الصداع\n\n"
+              "الجهاز الهضمي\nألم البطن، القهم، تشنج القناة الصفراوية، الإمساك، جفاف الفم، التهاب اللسان\n\n"
+              "الحواس الخاصة\nالهلوسة، الاضطرابات البصرية")
+    assert check_text(source, target) == []
+    assert "sentences" in checks(source, target.replace("الجهاز الهضمي\n", ""))
+
+
 def test_a_question_may_be_much_shorter_in_arabic():
     source = ("A 60-year-old woman has had a dry cough for two months since starting a new blood pressure drug. "
               "Which of the following is the most likely cause?")
