@@ -182,9 +182,14 @@ def test_merged_export_scores_as_base_plus_adapter(trained, tiny_model, mcqa_ite
         prompt = build_prompt(item["question"], item["options"], item["language"])
         pairs += [encode_pair(tok, prompt, " " + c) for c in item["options"]]
     expected, got = loglikelihoods(adapted, pairs), loglikelihoods(merged, pairs)
-    assert max(abs(a - b) for a, b in zip(expected, got)) <= 1e-3
     with adapted.disable_adapter():
-        assert loglikelihoods(adapted, pairs) != pytest.approx(got, abs=1e-2)  # the adapter is in the merge
+        base = loglikelihoods(adapted, pairs)
+    # On CPUs with AVX512-BF16, bitsandbytes' 4-bit kernel computes in bfloat16, so base + adapter is itself rounded
+    # (seen: 1.7e-3 on a log-likelihood of -13, where the adapter moved it by 0.09); so the bound is a share of what
+    # the adapter changes: a merge that left out the adapter, or half of it, is off by half of that or more.
+    adapter_effect = max(abs(a - b) for a, b in zip(expected, base))
+    assert adapter_effect > 1e-2
+    assert max(abs(a - b) for a, b in zip(expected, got)) <= 0.02 * adapter_effect
 
 
 def test_unverified_items_are_refused_unless_allowed(mcqa_items, tmp_path):
