@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
     args = parser.parse_args()
     pool = pool_of(args.items)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bimed-incremental-") as scratch, \
             test_server("--latency", str(args.latency)) as url:
         work = Path(scratch)
@@ -136,7 +137,7 @@ def main() -> None:
         "# Incremental rebuild of the LLM stages",
         "",
         f"Command: `{' '.join(['python bench/incremental_rebuild.py', *sys.argv[1:]])}`",
-        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; test server in "
+        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, load average {load_before:.1f} before the run; test server in "
          f"its own process on 127.0.0.1 (pipeline responder, {args.latency * 1000:.0f} ms a request), `llm` "
          f"concurrency {args.concurrency}, translation `processes` {os.cpu_count()}; {time.strftime('%Y-%m-%d')}."),
         (f"Setup: `chat_synthesis` and `translation` materialized by Dagster (`dg.materialize`, in process) on a "

@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     ideal = args.concurrency / args.latency
+    load_before = os.getloadavg()[0]
     rows = []
     for repeat in range(args.repeats):  # alternate, so that both see the same machine
         rows.append(("one run", run(args.items, 1, args.concurrency, args.latency, f"one{repeat}")))
@@ -75,7 +76,7 @@ def main() -> None:
         "# One endpoint budget: one run vs shards at once",
         "",
         f"Command: `python bench/partitioned_budget.py {' '.join(sys.argv[1:])}`".strip(),
-        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; test server "
+        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, load average {load_before:.1f} before the run; test server "
          f"in its own process on 127.0.0.1, latency {args.latency * 1000:.0f} ms. Ideal = {ideal:.0f} req/s."),
         (f"Setup: {args.items} items of one request each, cache off; shards are separate processes, each with "
          f"{args.concurrency} / {args.shards} = {args.concurrency // args.shards} slots (`pool_steps`)."),
