@@ -9,12 +9,14 @@ retold as a chat.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 
 from bimed_assets.corpus import formatting
-from bimed_assets.corpus.dedup import DEFAULT_DEDUP, DedupConfig, find_removals
+from bimed_assets.corpus.dedup import (DEFAULT_DEDUP, DedupConfig, contamination_removals, find_removals,
+                                      screened_texts, text_key)
 from bimed_assets.corpus.mix import DEFAULT_MIX, MixConfig, choose, first_language
 from bimed_assets.corpus.text import normalise
 from bimed_assets.schema import RECORD_SCHEMA
@@ -48,14 +50,15 @@ REASONS = {
 class Assembly:
     corpus: pl.DataFrame  # CORPUS_SCHEMA
     removed: pl.DataFrame  # REMOVED_SCHEMA: one row per removed item (language "en") or translation ("ar")
-
+    # ``dedup.SCREENED_SCHEMA``: the first user turn of every English document, as decontamination judged it
+    screened: pl.DataFrame | None = None
     def counts(self) -> dict[str, int]:
         return dict(self.removed.group_by("reason").len().sort("reason").iter_rows())
 
 
-def _with_options(question: pl.Expr) -> pl.Expr:
-    options = pl.col("options").list.eval(pl.element().struct.field("text")).list.join(" ")
-    return pl.concat_str(question, options, separator=" ", ignore_nulls=True)
+def _with_options(question: pl.Expr, separator: str = " ") -> pl.Expr:
+    options = pl.col("options").list.eval(pl.element().struct.field("text")).list.join(separator)
+    return pl.concat_str(question, options, separator=separator, ignore_nulls=True)
 
 
 def compare_text(docs: pl.DataFrame) -> pl.Expr:
@@ -64,20 +67,20 @@ def compare_text(docs: pl.DataFrame) -> pl.Expr:
 
 
 def asked_text(docs: pl.DataFrame) -> pl.Expr:
-    """The words of a record's first user turn (``formatting.conversation``) without building the turn: what
-    ``find_contamination`` reads, here and in the ``zero_contamination`` check alike."""
-    context = pl.when(pl.col("context").is_not_null()).then(pl.lit(formatting.CONTEXT["en"] + " ") + pl.col("context"))
-    return pl.concat_str(context, compare_text(docs), separator=" ", ignore_nulls=True)
+    """A record's first user turn (``formatting.first_user_turn``), byte for byte: what ``find_contamination``
+    reads, here and in the ``zero_contamination`` check alike (which takes the verdicts on these texts from
+    ``Assembly.screened`` rather than reading them again)."""
+    return formatting.first_user_turn("en")
 
 
 def evaluation_questions(evaluation_sets: pl.DataFrame) -> pl.DataFrame:
     """``item_id``, ``text``: each evaluation question (``RECORD_SCHEMA``) twice, as contamination is looked
-    for: its stem alone (a copy may lack the options, or reorder them) and its stem with the options (a short
-    stem is told apart by them)."""
+    for: its stem alone (a copy may lack the options, or reorder them) and its stem with the options, one a line
+    (a short stem is told apart by them; word order counts within a line)."""
     questions = evaluation_sets.filter(pl.col("question").is_not_null())
     return pl.concat([questions.select(item_id="id", text="question"),
                       questions.filter(pl.col("options").list.len() > 0).select(
-                          item_id="id", text=_with_options(pl.col("question")))])
+                          item_id="id", text=_with_options(pl.col("question"), "\n"))])
 
 
 def _translations(accepted: pl.DataFrame, reviewed: pl.DataFrame | None) -> pl.DataFrame:
@@ -106,14 +109,42 @@ def assemble(
 ) -> Assembly:
     """``training_pool`` / ``evaluation_sets``: ``RECORD_SCHEMA``; ``accepted_translations``: ``ACCEPTED_SCHEMA``;
     ``reviewed_translations``: ``REVIEWED_SCHEMA`` (``decision`` one of ``REVIEW_DECISIONS``); ``chats``: synthesized
-    chats (``bimed_assets.chats.tables.CHATS_SCHEMA``), samples like the pool's with their own ``turns``."""
+    chats (``bimed_assets.chats.tables.CHATS_SCHEMA``), samples like the pool's with their own ``turns``.
+
+    A worker thread decodes the Arabic translations while this one deduplicates and decontaminates."""
     if chats is not None:
         training_pool = pl.concat([training_pool, chats.select(*RECORD_SCHEMA.names(), "turns")], how="diagonal")
+    with ThreadPoolExecutor(1, thread_name_prefix="assemble") as worker:
+        return _assemble(training_pool, evaluation_sets, accepted_translations, reviewed_translations, mix, dedup,
+                         chats, worker)
+
+
+def _assemble(training_pool: pl.DataFrame, evaluation_sets: pl.DataFrame, accepted_translations: pl.DataFrame,
+              reviewed_translations: pl.DataFrame | None, mix: MixConfig, dedup: DedupConfig,
+              chats: pl.DataFrame | None, worker: ThreadPoolExecutor) -> Assembly:
+    if reviewed_translations is not None:  # decisions on benchmark items verify benchmarks, not training data
+        reviewed_translations = reviewed_translations.filter(
+            ~pl.col("item_id").is_in(evaluation_sets["id"].implode()))
+    translations = _translations(accepted_translations, reviewed_translations)
+    known = translations["item_id"].is_in(training_pool["id"].implode())
+    rejected = translations["review_decision"] == "rejected"
+    refused = pl.concat([  # whatever deduplication finds
+        translations.filter(~known).select("item_id", reason=pl.lit("translation_unknown_item"), matched=pl.lit(None,
+                                                                                                           pl.String)),
+        translations.filter(known & rejected.fill_null(False)).select(
+            "item_id", reason=pl.lit("review_rejected"), matched=pl.lit(None, pl.String)),
+    ])
+    # Decoded on the worker meanwhile, for every item: those deduplication removes are dropped after.
+    all_ar_docs = worker.submit(formatting.translated_documents, translations.join(refused, on="item_id", how="anti"),
+                                training_pool.select("id", "task", "answer_letter"))
     en_docs = formatting.english_documents(training_pool)
-    removed_items = find_removals(
-        en_docs.select("item_id", text=compare_text(en_docs), asked=asked_text(en_docs)),
-        evaluation_questions(evaluation_sets), dedup,
-    )
+    evaluation = evaluation_questions(evaluation_sets)
+    asked = en_docs.select("item_id", text=asked_text(en_docs))
+    keys = asked.select("item_id", *text_key(pl.col("text")))
+    leaked = contamination_removals(asked, evaluation, dedup)
+    del asked  # each text read once: the duplicates are found by ``compare_text``
+    screened = screened_texts(keys, leaked)
+    removed_items = find_removals(en_docs.select("item_id", text=compare_text(en_docs)), evaluation, dedup, leaked)
     if chats is not None:  # a chat retells its MCQA item: it goes when the item goes (an evaluation question…)
         inherited = chats.select(item_id="id", origin="origin").join(
             removed_items.rename({"item_id": "origin"}), on="origin").select(*removed_items.columns)
@@ -122,22 +153,11 @@ def assemble(
     items = training_pool.select("id", "task", "answer_letter", "source", "origin", "licence").filter(
         ~pl.col("id").is_in(removed_items["item_id"].implode()))
 
-    if reviewed_translations is not None:  # decisions on benchmark items verify benchmarks, not training data
-        reviewed_translations = reviewed_translations.filter(
-            ~pl.col("item_id").is_in(evaluation_sets["id"].implode()))
-    translations = _translations(accepted_translations, reviewed_translations)
-    known = translations["item_id"].is_in(training_pool["id"].implode())
-    rejected = translations["review_decision"] == "rejected"
     dropped = pl.concat([
-        translations.filter(~known).select("item_id", reason=pl.lit("translation_unknown_item"), matched=pl.lit(None,
-                                                                                                           pl.String)),
-        translations.filter(known & rejected.fill_null(False)).select(
-            "item_id", reason=pl.lit("review_rejected"), matched=pl.lit(None, pl.String)),
-        translations.join(removed_items, on="item_id").select("item_id", "reason", "matched"),
+        refused, translations.join(removed_items, on="item_id").select("item_id", "reason", "matched"),
     ]).unique("item_id", keep="first", maintain_order=True)
-    translations = translations.join(dropped, on="item_id", how="anti")
-    ar_docs = formatting.translated_documents(translations, items)
-    translations = translations.drop("translation")  # decoded into ar_docs; the rest is provenance
+    translations = translations.join(dropped, on="item_id", how="anti").drop("translation")  # the rest: provenance
+    ar_docs = all_ar_docs.result().filter(~pl.col("item_id").is_in(removed_items["item_id"].implode()))
     # Two translations that normalise to the same question are duplicates in Arabic even if the English differ.
     ar_first = ar_docs.sort("item_id").with_columns(norm=normalise(compare_text(ar_docs)))
     ar_dups = ar_first.filter(pl.col("norm").is_duplicated() & (pl.col("item_id") != pl.col("item_id").first().over(
@@ -206,4 +226,4 @@ def assemble(
         removed_items.select("item_id", language=pl.lit("en"), reason="reason", matched="matched"),
         pl.concat([dropped, ar_dups]).select("item_id", language=pl.lit("ar"), reason="reason", matched="matched"),
     ]).sort("item_id", "language")
-    return Assembly(corpus=corpus, removed=removed)
+    return Assembly(corpus=corpus, removed=removed, screened=screened)

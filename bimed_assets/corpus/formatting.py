@@ -112,12 +112,22 @@ def _option_lines(options: pl.Expr) -> pl.Expr:
     return options.list.eval(line).list.join("\n")
 
 
-def conversation(docs: pl.DataFrame, language: str) -> pl.Series:
-    """User/assistant turns of each document, labels in ``language`` (``en`` / ``ar``)."""
+def _mcqa_user(language: str) -> pl.Expr:
     context = pl.when(pl.col("context").is_not_null()).then(
         pl.lit(CONTEXT[language] + " ") + pl.col("context") + "\n\n"
     ).otherwise(pl.lit(""))
-    mcqa_user = context + pl.col("question") + "\n\n" + _option_lines(pl.col("options"))
+    return context + pl.col("question") + "\n\n" + _option_lines(pl.col("options"))
+
+
+def first_user_turn(language: str) -> pl.Expr:
+    """The content of a document's first user turn, as ``conversation`` builds it (without building the turns)."""
+    return (pl.when(pl.col("task").is_in(CONVERSATIONS)).then(pl.col("turns").list.first().struct.field("content"))
+            .when(pl.col("task") == "mcqa").then(_mcqa_user(language)).otherwise(pl.col("question")))
+
+
+def conversation(docs: pl.DataFrame, language: str) -> pl.Series:
+    """User/assistant turns of each document, labels in ``language`` (``en`` / ``ar``)."""
+    mcqa_user = _mcqa_user(language)
     mcqa_answer = pl.lit(ANSWER_IS[language] + " ") + pl.col("answer_letter") + ": " + pl.col("answer")
     explained = pl.when(pl.col("explanation").is_not_null()).then(
         mcqa_answer + "\n\n" + pl.col("explanation")

@@ -42,7 +42,9 @@ def _first(ids: pl.Series, count: int, salt: str) -> pl.Series:
 def choose(items: pl.DataFrame, config: MixConfig = DEFAULT_MIX) -> dict[str, pl.Series]:
     """``items``: ``item_id``, ``source``, ``has_ar``. Returns the item ids chosen for ``en``, ``ar``, ``bilingual``."""
     weight = pl.col("source").replace_strict(dict(config.source_weights), default=1.0, return_dtype=pl.Float64)
-    kept = items.filter(uniform(items["item_id"], "source") < items.select(weight.clip(0, 1)).to_series())
+    # uniform() < 1 always: with no weight under 1, every item is kept and no hash is needed.
+    kept = items.filter(uniform(items["item_id"], "source") < items.select(weight.clip(0, 1)).to_series()) if any(
+        not w >= 1 for w in config.source_weights.values()) else items
     en, ar = kept["item_id"], kept.filter("has_ar")["item_id"]
     if config.ar_per_en is not None:
         if len(ar) > config.ar_per_en * len(en):

@@ -43,11 +43,72 @@ def count(texts: pl.Series, batch: int = 20_000) -> np.ndarray:
     return out
 
 
-MERGE_EVERY = 4  # chunks whose word counts are summed together
+MERGE_EVERY = 4  # batches whose word counts are summed together
+# A (group, word) pair's key (a 64-bit hash of the word mixed with the group) and a second hash of the word.
+_KEY, _CHECK = (0x70C3_0001, 0x9E37_79B9_7F4A_7C15), 0x70C3_0002
 
 
-def _sum_words(counted: list[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(counted).group_by("group", "word").agg(pl.col("n").sum())
+class Collision(Exception):
+    """Two (group, word) pairs share a key: never seen (~1e-6 odds at 1.3M records); count by word instead."""
+
+
+class WordCounts:
+    """Token counts of texts per group, added a batch at a time (with a sign: texts can be taken back out).
+
+    Words are counted per (group, word) pair: ``hashed`` by a 64-bit key of the pair, checked by a second hash of
+    the word (grouping by the word itself costs ~1.5x as much; ``Collision`` when two pairs share a key), or by
+    the word itself. Each distinct word is encoded once, at the end; irregular texts are encoded whole."""
+
+    def __init__(self, hashed: bool = True) -> None:
+        self.hashed = hashed
+        self.counted: list[pl.DataFrame] = []
+        self.whole: list[pl.DataFrame] = []
+
+    def add(self, texts: pl.DataFrame, sign: int = 1) -> None:
+        """``texts``: ``group`` (UInt32), ``text`` (a string, or a list of strings, per row)."""
+        if isinstance(texts.schema["text"], pl.List):
+            texts = texts.explode("text", empty_as_null=False)
+        texts = texts.filter(pl.col("text").fill_null("") != "")
+        irregular = texts["text"].str.contains(IRREGULAR)
+        whole = texts.filter(irregular)
+        self.whole.append(whole.select("group", tokens=pl.Series(sign * count(whole["text"]), dtype=pl.Int64)))
+        words = texts.filter(~irregular).select("group", word=pl.col("text").str.split(" ")).explode(
+            "word", empty_as_null=True)
+        del texts
+        group, word = pl.col("group"), pl.col("word")
+        if self.hashed:
+            # The group is in the key (one word, distinct keys per group): the check need only tell words apart.
+            counted = words.select("group", "word", key=word.hash(_KEY[0]) ^ (group.cast(pl.UInt64) * _KEY[1]),
+                                   check=word.hash(_CHECK)).group_by("key").agg(
+                pl.first("group"), pl.first("word"), n=pl.len().cast(pl.Int64) * sign, lo=pl.col("check").min(),
+                hi=pl.col("check").max())
+        else:
+            counted = words.group_by("group", "word").agg(n=pl.len().cast(pl.Int64) * sign)
+        del words
+        self.counted.append(counted)
+        if len(self.counted) == MERGE_EVERY:  # each batch repeats the common words: keep their sums
+            self.counted = [self._merged()]
+
+    def _merged(self) -> pl.DataFrame:
+        if not self.hashed:
+            return pl.concat(self.counted).group_by("group", "word").agg(pl.col("n").sum())
+        merged = pl.concat(self.counted).group_by("key").agg(
+            pl.first("group"), pl.first("word"), pl.col("n").sum(), pl.col("lo").min(), pl.col("hi").max())
+        if merged.filter(pl.col("lo") != pl.col("hi")).height:
+            raise Collision
+        return merged
+
+    def totals(self) -> pl.DataFrame:
+        """``group``, ``tokens``."""
+        parts = list(self.whole)
+        if self.counted:
+            words = self._merged().select("group", "word", "n")
+            distinct = words.select(pl.col("word").unique())
+            per_word = distinct.with_columns(tokens=pl.Series(count(distinct["word"], batch=200_000)))
+            parts.append(words.join(per_word, on="word").select("group", tokens=pl.col("n") * pl.col("tokens")))
+        if not parts:
+            return pl.DataFrame(schema={"group": pl.UInt32, "tokens": pl.Int64})
+        return pl.concat(parts).group_by("group").agg(pl.col("tokens").sum())
 
 
 def count_by(frame: pl.DataFrame, by: list[str], text: str | pl.Expr = "text", chunk: int = 250_000) -> pl.DataFrame:
@@ -55,25 +116,38 @@ def count_by(frame: pl.DataFrame, by: list[str], text: str | pl.Expr = "text", c
     strings per row, such as the contents of ``messages``) summed per ``by`` group: ``by`` columns and ``tokens``.
 
     Rows are taken ``chunk`` at a time, so that memory holds one chunk's texts and the distinct words, never a
-    second copy of every text."""
+    second copy of every text (``WordCounts``; by word itself after a ``Collision``)."""
     groups = frame.select(by).unique(maintain_order=True).with_row_index("group")
-    counted, parts = [], []
-    for rows in frame.iter_slices(chunk) if frame.height else [frame]:  # an empty frame yields no slice
-        texts = rows.join(groups, on=by, how="left", nulls_equal=True, maintain_order="left").select(
-            "group", text=pl.col(text) if isinstance(text, str) else text)
+    for hashed in (True, False):
+        counts = WordCounts(hashed)
+        try:
+            for rows in frame.iter_slices(chunk):
+                counts.add(rows.join(groups, on=by, how="left", nulls_equal=True, maintain_order="left").select(
+                    "group", text=pl.col(text) if isinstance(text, str) else text))
+            totals = counts.totals()
+            break
+        except Collision:
+            continue
+    return groups.join(totals, on="group", how="left").select(*by, pl.col("tokens").fill_null(0))
+
+
+def count_rows(frame: pl.DataFrame, text: str | pl.Expr, chunk: int = 50_000) -> np.ndarray:
+    """Exact tokens of each row of ``frame``: the sum over the texts of ``text`` (as in ``count_by``), by word:
+    each chunk's distinct words encoded once, irregular texts whole."""
+    out = np.zeros(frame.height, dtype=np.int64)
+    for start in range(0, frame.height, chunk):
+        texts = frame.slice(start, chunk).select(row=pl.int_range(start, min(start + chunk, frame.height),
+                                                                  dtype=pl.UInt32), text=pl.col(text) if isinstance(text, str) else text)
         if isinstance(texts.schema["text"], pl.List):
             texts = texts.explode("text", empty_as_null=False)
         texts = texts.filter(pl.col("text").fill_null("") != "")
-        irregular = texts.filter(pl.col("text").str.contains(IRREGULAR))
-        parts.append(irregular.select("group", tokens=pl.Series(count(irregular["text"]), dtype=pl.Int64)))
-        counted.append(texts.lazy().filter(~pl.col("text").str.contains(IRREGULAR))
-                       .select("group", word=pl.col("text").str.split(" ")).explode("word", empty_as_null=True)
-                       .group_by("group", "word").len("n").collect())
-        if len(counted) == MERGE_EVERY:  # each chunk repeats the common words: keep their sums, not every chunk's
-            counted = [_sum_words(counted)]
-    words = _sum_words(counted)
-    distinct = words.select(pl.col("word").unique())
-    per_word = distinct.with_columns(tokens=pl.Series(count(distinct["word"], batch=200_000)))
-    parts.append(words.join(per_word, on="word").select("group", tokens=pl.col("n") * pl.col("tokens")))
-    totals = pl.concat(parts).group_by("group").agg(pl.col("tokens").sum())
-    return groups.join(totals, on="group", how="left").select(*by, pl.col("tokens").fill_null(0))
+        irregular = texts["text"].str.contains(IRREGULAR)
+        whole = texts.filter(irregular)
+        np.add.at(out, whole["row"].to_numpy(), count(whole["text"]))
+        words = texts.filter(~irregular).select("row", word=pl.col("text").str.split(" ")).explode(
+            "word", empty_as_null=True)
+        distinct = words.select(pl.col("word").unique())
+        per_word = distinct.with_columns(tokens=pl.Series(count(distinct["word"], batch=200_000)))
+        summed = words.join(per_word, on="word").group_by("row").agg(pl.col("tokens").sum())
+        np.add.at(out, summed["row"].to_numpy(), summed["tokens"].to_numpy())
+    return out

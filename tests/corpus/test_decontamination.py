@@ -72,3 +72,21 @@ def test_evaluation_questions_are_compared_by_stem_and_with_options(sample):
     questions = evaluation_questions(sample["evaluation_sets"])
     mcqa = sample["evaluation_sets"].filter(pl.col("options").list.len() > 0).height
     assert questions.height == sample["evaluation_sets"]["question"].drop_nulls().len() + mcqa
+
+
+def test_short_stems_are_found_by_their_run_of_words_and_whole_copies():
+    """A stem of mostly common words has too few uncommon ones for the share test: it is found as a run of its
+    words in order (one may be missing), or as an exact copy; the same words elsewhere, or scattered, are not."""
+    fillers = [f"Which of the following is true of the patient in case {n}" for n in range(30)]
+    evaluation = pl.DataFrame({"item_id": [f"f{n}" for n in range(30)] + ["short", "common"],
+                               "text": fillers + ["Which of the following is true in uveitis",
+                                                  "In the patient which is"]})
+    train = pl.DataFrame({"item_id": ["dropped", "exact", "scattered", "elsewhere"], "text": [
+        "Question: WHICH, THE FOLLOWING IS TRUE IN UVEITIS?! Explain your reasoning step by step.",
+        "In the patient, which is?",
+        "Which of the following is true in glaucoma and uveitis is rare in the patient",
+        "Uveitis: which of the following drugs is true first line",
+    ]})
+    found = find_contamination(train, evaluation)
+    assert dict(zip(found["item_id"], found["rule"])) == {"dropped": "run", "exact": "exact"}
+    assert set(found["matched"]) == {"short", "common"}

@@ -89,7 +89,13 @@ def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus
 
     directory = Path(config.directory or settings.directory)
     staged = publish.new_staging(directory, context.run.run_id)
-    parquet = write.write_parquet_atomic(built.corpus, staged / DATA_FILE)
+    # The audit: every check on the built frame, before anything published changes.
+    results = run_checks(built.corpus, evaluation_sets, CheckConfig(ar_per_en=mix.ar_per_en), screened=built.screened)
+    composition = card.composition(built.corpus)  # the card's token counts
+    # Parquet and the HF copy into staging from the same Arrow batches (one conversion of the corpus). One step
+    # at a time: the peak memory is the assembly's, not two steps' at once.
+    parquet = write.write_parquet_atomic(built.corpus, staged / DATA_FILE,
+                                         hf_directory=staged / "hf_dataset" if settings.hf_export else None)
     version = publish.content_version(parquet)
     pool_ids = pl.concat([training_pool["id"], synthesized_chats["id"]])
     translated_ids = pl.concat([accepted_translations["item_id"], reviewed_translations["item_id"]])
@@ -99,13 +105,9 @@ def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus
         left_out_sources=left_out, left_out_by_mix=mix_left_out(pool_ids, translated_ids, built.removed,
                                                                  built.corpus),
         data_bytes=parquet.stat().st_size)
-    readme = card.write_card(card.composition(built.corpus), built.counts(), staged, DATA_FILE, facts,
+    readme = card.write_card(composition, built.counts(), staged, DATA_FILE, facts,
                              write.dataset_features(parquet)).read_text(encoding="utf-8")
-    if settings.hf_export:
-        write.save_hf_dataset(parquet, staged / "hf_dataset")
 
-    # The audit: every check on the staged build, before anything published changes.
-    results = run_checks(built.corpus, evaluation_sets, CheckConfig(ar_per_en=mix.ar_per_en))
     failed = sorted(r.name for r in results if r.blocking and not r.passed)
     if failed:
         publish.make_world_readable(staged)
