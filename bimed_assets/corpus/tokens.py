@@ -48,12 +48,24 @@ MERGE_EVERY = 4  # batches whose word counts are summed together
 _KEY, _CHECK = (0x70C3_0001, 0x9E37_79B9_7F4A_7C15), 0x70C3_0002
 
 
+def _whole_and_words(texts: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``texts`` (``key``, ``text``: a string or a list of strings per row) split into the irregular texts, to be
+    encoded whole (``key``, ``text``), and the words of the others, one row each (``key``, ``word``)."""
+    if isinstance(texts.schema["text"], pl.List):
+        texts = texts.explode("text", empty_as_null=False)
+    texts = texts.filter(pl.col("text").fill_null("") != "")
+    irregular = texts["text"].str.contains(IRREGULAR)
+    words = texts.filter(~irregular).select(key, word=pl.col("text").str.split(" ")).explode(
+        "word", empty_as_null=True)
+    return texts.filter(irregular), words
+
+
 class Collision(Exception):
     """Two (group, word) pairs share a key: never seen (~1e-6 odds at 1.3M records); count by word instead."""
 
 
 class WordCounts:
-    """Token counts of texts per group, added a batch at a time (with a sign: texts can be taken back out).
+    """Token counts of texts per group, added a batch at a time.
 
     Words are counted per (group, word) pair: ``hashed`` by a 64-bit key of the pair, checked by a second hash of
     the word (grouping by the word itself costs ~1.5x as much; ``Collision`` when two pairs share a key), or by
@@ -64,26 +76,19 @@ class WordCounts:
         self.counted: list[pl.DataFrame] = []
         self.whole: list[pl.DataFrame] = []
 
-    def add(self, texts: pl.DataFrame, sign: int = 1) -> None:
+    def add(self, texts: pl.DataFrame) -> None:
         """``texts``: ``group`` (UInt32), ``text`` (a string, or a list of strings, per row)."""
-        if isinstance(texts.schema["text"], pl.List):
-            texts = texts.explode("text", empty_as_null=False)
-        texts = texts.filter(pl.col("text").fill_null("") != "")
-        irregular = texts["text"].str.contains(IRREGULAR)
-        whole = texts.filter(irregular)
-        self.whole.append(whole.select("group", tokens=pl.Series(sign * count(whole["text"]), dtype=pl.Int64)))
-        words = texts.filter(~irregular).select("group", word=pl.col("text").str.split(" ")).explode(
-            "word", empty_as_null=True)
-        del texts
+        whole, words = _whole_and_words(texts, "group")
+        self.whole.append(whole.select("group", tokens=pl.Series(count(whole["text"]), dtype=pl.Int64)))
         group, word = pl.col("group"), pl.col("word")
         if self.hashed:
             # The group is in the key (one word, distinct keys per group): the check need only tell words apart.
             counted = words.select("group", "word", key=word.hash(_KEY[0]) ^ (group.cast(pl.UInt64) * _KEY[1]),
                                    check=word.hash(_CHECK)).group_by("key").agg(
-                pl.first("group"), pl.first("word"), n=pl.len().cast(pl.Int64) * sign, lo=pl.col("check").min(),
+                pl.first("group"), pl.first("word"), n=pl.len().cast(pl.Int64), lo=pl.col("check").min(),
                 hi=pl.col("check").max())
         else:
-            counted = words.group_by("group", "word").agg(n=pl.len().cast(pl.Int64) * sign)
+            counted = words.group_by("group", "word").agg(n=pl.len().cast(pl.Int64))
         del words
         self.counted.append(counted)
         if len(self.counted) == MERGE_EVERY:  # each batch repeats the common words: keep their sums
@@ -138,14 +143,8 @@ def count_rows(frame: pl.DataFrame, text: str | pl.Expr, chunk: int = 50_000) ->
     for start in range(0, frame.height, chunk):
         texts = frame.slice(start, chunk).select(row=pl.int_range(start, min(start + chunk, frame.height),
                                                                   dtype=pl.UInt32), text=pl.col(text) if isinstance(text, str) else text)
-        if isinstance(texts.schema["text"], pl.List):
-            texts = texts.explode("text", empty_as_null=False)
-        texts = texts.filter(pl.col("text").fill_null("") != "")
-        irregular = texts["text"].str.contains(IRREGULAR)
-        whole = texts.filter(irregular)
+        whole, words = _whole_and_words(texts, "row")
         np.add.at(out, whole["row"].to_numpy(), count(whole["text"]))
-        words = texts.filter(~irregular).select("row", word=pl.col("text").str.split(" ")).explode(
-            "word", empty_as_null=True)
         distinct = words.select(pl.col("word").unique())
         per_word = distinct.with_columns(tokens=pl.Series(count(distinct["word"], batch=200_000)))
         summed = words.join(per_word, on="word").group_by("row").agg(pl.col("tokens").sum())
