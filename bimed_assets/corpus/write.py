@@ -32,7 +32,7 @@ class HFDatasetWriter:
     as they come; ``datasets.load_from_disk`` reads it. Shards close at ``max_shard_bytes``."""
 
     def __init__(self, directory: Path, schema: pa.Schema, max_shard_bytes: int = MAX_SHARD_BYTES) -> None:
-        import datasets  # optional dependency: only this export needs it
+        import datasets  # imported here: only the HF copy needs it, and importing it is slow
 
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
