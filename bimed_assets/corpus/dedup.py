@@ -121,6 +121,7 @@ class ContaminationConfig:
     short_words: int = 16
     chunk: int = 100_000  # training texts split into words at a time (bounds the memory of the words)
 
+
 @dataclass(frozen=True, slots=True)
 class DedupConfig:
     duplicate_threshold: float = 0.8  # near-duplicates within the training data
@@ -209,6 +210,41 @@ def _text_words(train: pl.DataFrame, vocab: pl.DataFrame, stems: pl.DataFrame, c
     with ThreadPoolExecutor(2, thread_name_prefix="contamination") as pool:
         parts, exact = zip(*pool.map(chunk, range(0, train.height, config.chunk))) if train.height else ([], [])
     return pl.concat(parts), pl.concat(exact).unique()
+
+
+def _run_matches(runs: pl.DataFrame, words: pl.DataFrame, text_words: pl.DataFrame, facts: pl.DataFrame
+                 ) -> pl.DataFrame:
+    """``doc``, ``q``, ``contained``, ``rule`` = ``run``: the candidates ``runs`` (``doc``, ``q``) that hold their
+    short question as a run, its words in order with at most one missing (``find_contamination``'s run test)."""
+    # Each question word's place in the text less its place in the question (its offset): a run with a word
+    # missing has one offset before the gap and the next lower one after it. Each offset ``d`` collects the
+    # words at ``d`` (before the gap) and at ``d - 1`` (after it).
+    offsets = runs.select("doc", "q").join(words.select("q", "pos", "wid", "common"), on="q").join(
+        text_words.select("doc", "wid", tpos="pos"), on=["doc", "wid"]).select(
+        "doc", "q", "pos", "tpos", "common", d=pl.col("tpos").cast(pl.Int64) - pl.col("pos").cast(pl.Int64))
+    # Words counted before they are told apart: most candidates hold a few of the words, scattered.
+    counts = offsets.group_by("doc", "q", "d").len()
+    buckets = pl.concat([counts, counts.with_columns(pl.col("d") + 1)]).group_by("doc", "q", "d").agg(
+        pl.col("len").sum()).join(facts.select("q", "run"), on="q").filter(pl.col("len") >= pl.col("run"))
+    offsets = offsets.join(pl.concat([buckets.select("doc", "q", "d"), buckets.select(
+        "doc", "q", pl.col("d") - 1)]).unique(), on=["doc", "q", "d"], how="semi")
+    after = pl.col("after")
+    aligned = (
+        pl.concat([offsets.with_columns(after=pl.lit(False)),
+                   offsets.with_columns(pl.col("d") + 1, after=pl.lit(True))])
+        .join(buckets.select("doc", "q", "d"), on=["doc", "q", "d"], how="semi")
+        .group_by("doc", "q", "d").agg(
+            # each word of the question and each word of the text used once, every uncommon one counted
+            aligned=pl.min_horizontal(pl.col("pos").n_unique(), pl.col("tpos").n_unique()),
+            uncommon=pl.col("pos").filter(~pl.col("common")).n_unique(),
+            last_before=pl.col("pos").filter(~after).max(), first_after=pl.col("pos").filter(after).min())
+        .filter(pl.col("last_before").is_null() | pl.col("first_after").is_null()
+                | (pl.col("last_before") < pl.col("first_after")))
+        .join(facts.select("q", "size", "run", "k2"), on="q")
+        .filter((pl.col("aligned") >= pl.col("run")) & (pl.col("uncommon") >= pl.col("k2")))
+        .group_by("doc", "q").agg(contained=(pl.col("aligned") / pl.col("size")).max())
+    )
+    return aligned.with_columns(rule=pl.lit("run"))
 
 
 def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
@@ -303,36 +339,14 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
             "doc", "q", contained=pl.col("shared") / pl.col("m"), rule=pl.lit("share")))
 
     runs = candidates["k2"]  # k2 is at most 2: the candidates hold that many
-    if not runs.is_empty():
-        # Each question word's place in the text less its place in the question (its offset): a run with a word
-        # missing has one offset before the gap and the next lower one after it. Each offset ``d`` collects the
-        # words at ``d`` (before the gap) and at ``d - 1`` (after it).
-        offsets = runs.select("doc", "q").join(words.select("q", "pos", "wid", "common"), on="q").join(
-            text_words.select("doc", "wid", tpos="pos"), on=["doc", "wid"]).select(
-            "doc", "q", "pos", "tpos", "common", d=pl.col("tpos").cast(pl.Int64) - pl.col("pos").cast(pl.Int64))
-        # Words counted before they are told apart: most candidates hold a few of the words, scattered.
-        counts = offsets.group_by("doc", "q", "d").len()
-        buckets = pl.concat([counts, counts.with_columns(pl.col("d") + 1)]).group_by("doc", "q", "d").agg(
-            pl.col("len").sum()).join(facts.select("q", "run"), on="q").filter(pl.col("len") >= pl.col("run"))
-        offsets = offsets.join(pl.concat([buckets.select("doc", "q", "d"), buckets.select(
-            "doc", "q", pl.col("d") - 1)]).unique(), on=["doc", "q", "d"], how="semi")
-        after = pl.col("after")
-        aligned = (
-            pl.concat([offsets.with_columns(after=pl.lit(False)),
-                       offsets.with_columns(pl.col("d") + 1, after=pl.lit(True))])
-            .join(buckets.select("doc", "q", "d"), on=["doc", "q", "d"], how="semi")
-            .group_by("doc", "q", "d").agg(
-                # each word of the question and each word of the text used once, every uncommon one counted
-                aligned=pl.min_horizontal(pl.col("pos").n_unique(), pl.col("tpos").n_unique()),
-                uncommon=pl.col("pos").filter(~pl.col("common")).n_unique(),
-                last_before=pl.col("pos").filter(~after).max(), first_after=pl.col("pos").filter(after).min())
-            .filter(pl.col("last_before").is_null() | pl.col("first_after").is_null()
-                    | (pl.col("last_before") < pl.col("first_after")))
-            .join(facts.select("q", "size", "run", "k2"), on="q")
-            .filter((pl.col("aligned") >= pl.col("run")) & (pl.col("uncommon") >= pl.col("k2")))
-            .group_by("doc", "q").agg(contained=(pl.col("aligned") / pl.col("size")).max())
-        )
-        found.append(aligned.with_columns(rule=pl.lit("run")))
+    # The run test pairs every word of a candidate's question with its places in the text: done for the texts of
+    # one chunk at a time, its working memory is a chunk's (at 1.31M records, all at once added ~2.4 GB to the
+    # peak of the whole corpus build).
+    for start in range(0, train.height, config.chunk):
+        part = runs.filter(pl.col("doc").is_between(start, start + config.chunk, closed="left"))
+        if not part.is_empty():
+            found.append(_run_matches(part, words, text_words.filter(
+                pl.col("doc").is_between(start, start + config.chunk, closed="left")), facts))
 
     best = pl.concat(found, how="vertical_relaxed").sort("doc", "contained", "q", descending=[False, True, False]
                                                         ).unique("doc", keep="first")
