@@ -111,21 +111,41 @@ def assemble(
     ``reviewed_translations``: ``REVIEWED_SCHEMA`` (``decision`` one of ``REVIEW_DECISIONS``); ``chats``: synthesized
     chats (``bimed_assets.chats.tables.CHATS_SCHEMA``), samples like the pool's with their own ``turns``.
 
-    A worker thread decodes the Arabic translations while this one deduplicates and decontaminates."""
+    A worker thread decodes the Arabic translations while this one deduplicates and decontaminates. The inputs
+    are let go of as soon as they have been read: a caller that keeps no reference of its own (the corpus asset
+    collects its lazy inputs into the call) frees their texts before the messages are built."""
+    inputs = _Inputs(training_pool, chats, accepted_translations, reviewed_translations)
+    del training_pool, chats, accepted_translations, reviewed_translations  # held by ``inputs`` alone
+    worker = ThreadPoolExecutor(1, thread_name_prefix="assemble")
+    try:
+        return _assemble(inputs, evaluation_sets, mix, dedup, worker)
+    finally:
+        worker.shutdown()
+
+
+@dataclass(slots=True)
+class _Inputs:
+    """The frames ``_assemble`` reads once and then drops (a frame argument would stay alive for the whole call)."""
+
+    training_pool: pl.DataFrame | None
+    chats: pl.DataFrame | None
+    accepted_translations: pl.DataFrame | None
+    reviewed_translations: pl.DataFrame | None
+
+
+def _assemble(inputs: _Inputs, evaluation_sets: pl.DataFrame, mix: MixConfig, dedup: DedupConfig,
+              worker: ThreadPoolExecutor) -> Assembly:
+    chats, reviewed_translations = inputs.chats, inputs.reviewed_translations
+    training_pool = inputs.training_pool
     if chats is not None:
         training_pool = pl.concat([training_pool, chats.select(*RECORD_SCHEMA.names(), "turns")], how="diagonal")
-    with ThreadPoolExecutor(1, thread_name_prefix="assemble") as worker:
-        return _assemble(training_pool, evaluation_sets, accepted_translations, reviewed_translations, mix, dedup,
-                         chats, worker)
-
-
-def _assemble(training_pool: pl.DataFrame, evaluation_sets: pl.DataFrame, accepted_translations: pl.DataFrame,
-              reviewed_translations: pl.DataFrame | None, mix: MixConfig, dedup: DedupConfig,
-              chats: pl.DataFrame | None, worker: ThreadPoolExecutor) -> Assembly:
+        chats = chats.select("id", "origin")  # all that is read of them from here on
+    inputs.training_pool = inputs.chats = None
     if reviewed_translations is not None:  # decisions on benchmark items verify benchmarks, not training data
         reviewed_translations = reviewed_translations.filter(
             ~pl.col("item_id").is_in(evaluation_sets["id"].implode()))
-    translations = _translations(accepted_translations, reviewed_translations)
+    translations = _translations(inputs.accepted_translations, reviewed_translations)
+    inputs.accepted_translations = inputs.reviewed_translations = reviewed_translations = None
     known = translations["item_id"].is_in(training_pool["id"].implode())
     rejected = translations["review_decision"] == "rejected"
     refused = pl.concat([  # whatever deduplication finds
@@ -152,12 +172,14 @@ def _assemble(training_pool: pl.DataFrame, evaluation_sets: pl.DataFrame, accept
     # Only the columns used from here on: a filter of the whole pool would copy every text.
     items = training_pool.select("id", "task", "answer_letter", "source", "origin", "licence").filter(
         ~pl.col("id").is_in(removed_items["item_id"].implode()))
+    del training_pool  # its texts live on in the documents only until their turns are built
 
     dropped = pl.concat([
         refused, translations.join(removed_items, on="item_id").select("item_id", "reason", "matched"),
     ]).unique("item_id", keep="first", maintain_order=True)
     translations = translations.join(dropped, on="item_id", how="anti").drop("translation")  # the rest: provenance
     ar_docs = all_ar_docs.result().filter(~pl.col("item_id").is_in(removed_items["item_id"].implode()))
+    del all_ar_docs  # the future holds every decoded translation
     # Two translations that normalise to the same question are duplicates in Arabic even if the English differ.
     ar_first = ar_docs.sort("item_id").with_columns(norm=normalise(compare_text(ar_docs)))
     ar_dups = ar_first.filter(pl.col("norm").is_duplicated() & (pl.col("item_id") != pl.col("item_id").first().over(

@@ -309,22 +309,30 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
     text_words, exact = _text_words(train, vocab, stems, config)
     found = [exact.select("doc", "q", contained=pl.lit(1.0), rule=pl.lit("exact"))]
 
-    present = text_words.filter(~pl.col("common")).select("doc", "wid").unique()
-    key = (pl.col("doc").cast(pl.UInt64) * 2**32 + pl.col("wid")).alias("key")
-    present_keys = present.select(key)["key"].implode()
+    # Which uncommon question words each text holds, one chunk of texts at a time (a text is in one chunk): the
+    # joins below then work on a chunk's rows, not on every text's at once (~1 GB less at 1.31M records).
+    present_parts = [text_words.filter(~pl.col("common") & pl.col("doc").is_between(
+        start, start + config.chunk, closed="left")).select("doc", "wid").unique()
+        for start in range(0, train.height, config.chunk)]
+    doc_freq = pl.concat([part.group_by("wid").len("n") for part in present_parts]).group_by("wid").agg(
+        pl.col("n").sum())
     # Rarest first by the training texts' own counts: any order is correct, the rarest gives fewest candidates.
-    ranked = uncommon.select("q", "wid").unique().join(present.group_by("wid").len("n"), on="wid", how="left").with_columns(
+    ranked = uncommon.select("q", "wid").unique().join(doc_freq, on="wid", how="left").with_columns(
         pl.col("n").fill_null(0)).sort("q", "n", "wid").with_columns(r=pl.int_range(pl.len()).over("q"))
-    candidates = {}
+    prefixes = {}
     for k in ("k1", "k2"):
         need = facts.filter(pl.col(k).is_not_null()).select("q", "m", k=k, j=pl.min_horizontal(k, pl.lit(2)))
-        prefix = ranked.join(need, on="q").filter(pl.col("r") < pl.col("m") - pl.col("k") + pl.col("j"))
-        candidates[k] = present.join(prefix.select("q", "wid", "j"), on="wid").group_by("doc", "q").agg(
-            hits=pl.len(), j=pl.col("j").first()).filter(pl.col("hits") >= pl.col("j")).select("doc", "q")
-    share = (
-        candidates["k1"].join(ranked.select("q", "wid"), on="q").filter(key.is_in(present_keys))
-        .group_by("doc", "q").len("shared").join(facts, on="q").filter(pl.col("shared") >= pl.col("k1"))
-    )
+        prefixes[k] = ranked.join(need, on="q").filter(pl.col("r") < pl.col("m") - pl.col("k") + pl.col("j")
+                                                       ).select("q", "wid", "j")
+    candidates, shared = {"k1": [], "k2": []}, []
+    for present in present_parts:
+        for k, prefix in prefixes.items():
+            candidates[k].append(present.join(prefix, on="wid").group_by("doc", "q").agg(
+                hits=pl.len(), j=pl.col("j").first()).filter(pl.col("hits") >= pl.col("j")).select("doc", "q"))
+        shared.append(candidates["k1"][-1].join(ranked.select("q", "wid"), on="q").join(
+            present, on=["doc", "wid"], how="semi").group_by("doc", "q").len("shared"))
+    del present_parts
+    share = pl.concat(shared).join(facts, on="q").filter(pl.col("shared") >= pl.col("k1"))
     if not share.is_empty():
         docs = share["doc"].unique().implode()
         sequence = text_words.filter(pl.col("doc").is_in(docs) & ~pl.col("common")).sort("doc", "rank")
@@ -338,7 +346,7 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
         found.append(share.join(ordered, on=["doc", "q"]).filter(pl.col("ordered") >= pl.col("in_order")).select(
             "doc", "q", contained=pl.col("shared") / pl.col("m"), rule=pl.lit("share")))
 
-    runs = candidates["k2"]  # k2 is at most 2: the candidates hold that many
+    runs = pl.concat(candidates["k2"])  # k2 is at most 2: the candidates hold that many
     # The run test pairs every word of a candidate's question with its places in the text: done for the texts of
     # one chunk at a time, its working memory is a chunk's (at 1.31M records, all at once added ~2.4 GB to the
     # peak of the whole corpus build).

@@ -21,8 +21,9 @@ from bimed_assets.settings import CorpusSettings, SourceFiles
 
 def _given(name: str, frame: pl.DataFrame) -> dg.AssetsDefinition:
     @dg.asset(name=name)
-    def given() -> pl.DataFrame:
-        return frame
+    def given():
+        # As the Parquet IO manager hands it to an input annotated LazyFrame (the corpus asset's pool).
+        return frame.lazy() if name == "training_pool" else frame
 
     return given
 

@@ -67,7 +67,7 @@ def mix_left_out(pool_ids: pl.Series, translated_ids: pl.Series, removed: pl.Dat
                  for name, text in CHECK_NAMES.items()],
 )
 def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus_settings: CorpusSettings,
-                 source_files: SourceFiles, training_pool: pl.DataFrame, evaluation_sets: pl.DataFrame,
+                 source_files: SourceFiles, training_pool: pl.LazyFrame, evaluation_sets: pl.DataFrame,
                  accepted_translations: pl.DataFrame, reviewed_translations: pl.DataFrame,
                  synthesized_chats: pl.DataFrame):
     """English, Arabic and bilingual instruction records (synthesized chats included) in the chat ``messages``
@@ -84,8 +84,12 @@ def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus
     if len(licensed) < len(SOURCES):  # the licence subset: only what the configured licences allow
         training_pool = training_pool.filter(pl.col("source").is_in(licensed))
         synthesized_chats = synthesized_chats.filter(pl.col("source").is_in(licensed))
-    built = assemble(training_pool, evaluation_sets, accepted_translations, reviewed_translations, mix=mix,
-                     chats=synthesized_chats)
+    pool_ids = pl.concat([training_pool.select("id").collect()["id"], synthesized_chats["id"]])
+    translated_ids = pl.concat([accepted_translations["item_id"], reviewed_translations["item_id"]])
+    # The pool is read (lazily) into the call only, so the assembly frees its texts once they are in the records
+    # (~0.8 GB less at the peaks after it at BiMed1.3M scale; bench/results/corpus_scale.md).
+    built = assemble(training_pool.collect(), evaluation_sets, accepted_translations, reviewed_translations,
+                     mix=mix, chats=synthesized_chats)
 
     directory = Path(config.directory or settings.directory)
     staged = publish.new_staging(directory, context.run.run_id)
@@ -97,8 +101,6 @@ def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus
     parquet = write.write_parquet_atomic(built.corpus, staged / DATA_FILE,
                                          hf_directory=staged / "hf_dataset" if settings.hf_export else None)
     version = publish.content_version(parquet)
-    pool_ids = pl.concat([training_pool["id"], synthesized_chats["id"]])
-    translated_ids = pl.concat([accepted_translations["item_id"], reviewed_translations["item_id"]])
     facts = card.CardFacts(
         version=version, licences={n: (s.licence, s.licence_id, s.licence_kind) for n, s in SOURCES.items()},
         licence_kinds=tuple(settings.licences) if len(licensed) < len(SOURCES) else None,
