@@ -6,7 +6,7 @@ sentence or a cut tail moves a translation below its expected length; a translat
 sentences keeps its length. Each rule therefore pairs the length with structural evidence:
 
 - **dropped sentence**: the source's sentences are aligned with the translation's pieces (cut at sentence
-  ends and clause marks), each sentence with a run of pieces or none (``dropped``). A sentence is missing when
+  ends, clause marks and the clause openers Arabic joins to a sentence without a mark, "وقد", "وفي", "كما"), each sentence with a run of pieces or none (``dropped``). A sentence is missing when
   leaving it out fits clearly better than merging it into a neighbour (the merged run would be too short for
   the two sentences), unless the translation holds a number, a Latin token or a transliterated name that only
   that sentence has; or, whatever the alignment, when the translation has fewer sentences *and* is
@@ -91,7 +91,8 @@ def field_kind(field: str) -> str:
 
 
 # --- sentence alignment ---------------------------------------------------------------------------
-# The translation is cut into pieces at sentence ends and at clause marks (";", ":", "، و…", ","), and each
+# The translation is cut into pieces at sentence ends, at clause marks (";", ":", "، و…", ",") and before clause
+# openers with no mark (a run-on join, "... خلال ساعة وفي المساء ..."), and each
 # source sentence is given a run of consecutive pieces, or none: a dropped sentence. A run costs the squared
 # length z of its pieces against the sentence (the model above), plus what the boundaries say: a source
 # sentence that ends where the translation only has a clause mark was merged into the next one ("Yes. It is
@@ -104,6 +105,7 @@ END_AS_COMMA = 6.0  # ... as a bare comma: no likelier than between two words
 SPLIT = 1.5  # a sentence end inside the run of one source sentence
 DELETE = 4.0  # a source sentence with no piece of the translation
 MAX_RUN = 12  # pieces one source sentence may take
+END_AS_JOIN = 2.0  # ... between two words, the next a clause opener ("وقد", "وفي", "كما"): a run-on join
 WORD = 6.0  # a source sentence end between two words of the translation, with no mark
 # A source question aligned with a translated question costs at most this much for its length: "Which of the
 # following is the most likely diagnosis?" is "ما التشخيص الأرجح؟", a third of its length.
@@ -111,16 +113,24 @@ QUESTION_FIT = 1.0
 BEAM = 12.0  # alignment states costlier than the best by more than this are dropped (speed on long texts)
 HUBER = 2.5  # beyond this many spreads a length misfit costs linearly
 
+# Words that open a clause which Arabic writers often join to the previous sentence with no mark: "و" and a
+# particle, a pronoun or a verb of saying ("وفي", "وقد", "وقال"), or a connective ("كما", "حيث", "ثم").
+# Normalised spelling. A word that starts with the root letter و ("وفاته", "وزارة", "وباء") is none of these.
+_OPENS = ("(?:و(?:في|قد|كان|كانت|قال|قالت|لكن|لكنه|لكنها|لم|لا|لن|ليس|ليست|هو|هي|هم|هذا|هذه|ذلك|تلك|تم|يجب|يمكن"
+          "|من|علي|بعد|قبل|عند|عندما|اذا|ان|لذا|لذلك|اضاف|اضافت|اكد|اكدت|اشار|اشارت|ذكر|ذكرت|يقول|تقول|منذ|رغم"
+          "|بدلا|بالتالي|كما|ثم|يعد|تعد|يكون|تكون|اوضح|اوضحت|اعلن|اعلنت|بينما|حتي|مع|يري|تري|ما|ظل|ظلت)"
+          "|كما|حيث|ثم|لكن|بينما|اذ)")
 _PIECE_END = re.compile(
     r"(?P<end>(?<=[.!?؟…])[\"'”“»)\]]*\s+(?![a-z])|\s*\n+\s*)"
     r"|(?P<clause>\s*[؛;:]\s+|\s*[،,]\s+(?=و|ف(?!ي))|(?<=\w)[\"”»]\s+)"  # "، وقال", "، فهو" (not "، في"); a quote closed
     r"|\s*[،,]\s+"
+    r"|(?P<join>\s+(?=" + _OPENS + r"(?![\u0621-\u064a])))"
 )
-_END, _CLAUSE, _COMMA, _NONE = 0, 1, 2, 3
+_END, _CLAUSE, _JOIN, _COMMA, _NONE = 0, 1, 2, 3, 4
 # Numbers and tokens that a translation keeps as written: "150/95", "HbA1c", "CDC", "McDonald's".
 _ANCHOR = re.compile(r"\d+(?:[.,]\d+)*|[A-Za-z][A-Za-z0-9'-]*[A-Za-z0-9]")
 _ASKS = re.compile(r"[?؟][\"'”“»)\]]*\s*$")
-_END_COST = {_END: 0.0, _CLAUSE: END_AS_CLAUSE, _COMMA: END_AS_COMMA, _NONE: 0.0}
+_END_COST = {_END: 0.0, _CLAUSE: END_AS_CLAUSE, _COMMA: END_AS_COMMA, _NONE: 0.0, _JOIN: END_AS_JOIN}
 
 
 def _pieces(text: str) -> list[tuple[int, int, bool]]:
@@ -134,7 +144,7 @@ def _pieces(text: str) -> list[tuple[int, int, bool]]:
                 continue
             kind = _END
         else:
-            kind = _CLAUSE if match.group("clause") else _COMMA
+            kind = _JOIN if match.group("join") else _CLAUSE if match.group("clause") else _COMMA
         piece = text[start : match.start()]
         if n := size(piece):
             out.append((n, kind, _ASKS.search(piece) is not None))
@@ -159,7 +169,7 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
 
     A sentence the alignment leaves out is kept after all when the translation holds a mark of it that no
     other source sentence has: a number or Latin-letter token ("150/95", "HbA1c") or a name transliterated
-    ("ibuprofen" ~ "الإيبوبروفين"); the alignment is then made again, leaving out only sentences without such a
+    ("metformin" ~ "الميتفورمين"); the alignment is then made again, leaving out only sentences without such a
     mark."""
     sizes = [max(size(s), 1) for s in src_sentences]
     pieces = _pieces(tgt)
@@ -183,6 +193,11 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
     return missing if cost < _align(sizes, pieces, [False] * len(sizes), asks)[1] else None
 
 
+# Skeletons of four consonants match ordinary words too often to vouch for a sentence: "Elizabeth" ~ "السبت"
+# (Saturday), "mystery" ~ "مستر", "Merriweather" ~ "مارتن" (on the calibration windows).
+NAME_SKELETON = 5
+
+
 class _Names:
     """The consonant skeletons of a translation's words (``text.same_name``), indexed so that whether an English
     name is transliterated there (skeletons at most one edit apart) costs a few set lookups."""
@@ -203,7 +218,7 @@ class _Names:
 
     def has(self, english: str) -> bool:
         e = skeleton(english, arabic=False)
-        if len(e) < 4:
+        if len(e) < NAME_SKELETON:
             return False
         if e in self.exact or e in self.shorter:
             return True
@@ -218,11 +233,8 @@ def _kept(i: int, src_sentences: list[str], tokens: set[str], names: _Names) -> 
     if any(a in tokens and a not in other_tokens for a in _ANCHOR.findall(src_sentences[i])):
         return True
     other_words = {w.lower() for w in LATIN_WORD.findall(others)}
-    # Words of five letters or more, as names; short names have short skeletons, which match ordinary words
-    # ("Boston" ~ "الاستعانة"), so a name needs seven letters or a skeleton of five.
-    candidates = {w for w in LATIN_WORD.findall(src_sentences[i])
-                  if len(w) >= 5 and w.lower() not in other_words
-                  and (len(w) >= 7 or len(skeleton(w, arabic=False)) >= 5)}
+    # Words of five letters or more, as names (``NAME_SKELETON``: short skeletons match ordinary words).
+    candidates = {w for w in LATIN_WORD.findall(src_sentences[i]) if len(w) >= 5 and w.lower() not in other_words}
     return any(names.has(name) for name in candidates)
 
 

@@ -129,6 +129,38 @@ def test_sentences_merged_or_unmarked_pass():
         "خارج منازلهم. ووصلت فرق الإنقاذ إلى القرى الواقعة في الشمال بحلول فترة ما بعد الظهر.") == []
 
 
+# A medical paragraph whose translation runs its sentences together the way Arabic writers often do: no mark
+# between two of them, the next opening with a conjunction and a particle ("وقد", "وفي", "كما").
+RUN_ON_SOURCE = (
+    "The patient was given intravenous fluids in the emergency department. Her blood pressure improved within "
+    "an hour. In the evening she was transferred to the medical ward for further observation. The family was "
+    "told that she could go home in the morning."
+)
+RUN_ON_TARGET = (
+    "أُعطيت المريضة سوائل عن طريق الوريد في قسم الطوارئ وقد تحسّن ضغط الدم لديها في غضون ساعة واحدة وفي "
+    "المساء نُقلت إلى جناح الأمراض الباطنية لإبقائها تحت المراقبة. كما أُبلغت عائلتها بأنها تستطيع العودة إلى "
+    "منزلها صباح اليوم التالي."
+)
+
+
+def test_a_complete_run_on_translation_passes():
+    assert check_text(RUN_ON_SOURCE, RUN_ON_TARGET) == []
+
+
+def test_a_short_sentence_dropped_from_a_run_on_translation_is_caught():
+    dropped = RUN_ON_TARGET.replace(" وقد تحسّن ضغط الدم لديها في غضون ساعة واحدة", "")
+    assert "sentences" in checks(RUN_ON_SOURCE, dropped)
+
+
+def test_a_word_starting_with_the_root_letter_waw_is_no_clause_opener():
+    # "وفاته" (his death) and "وباء" (an epidemic) begin with و as a root letter, not the conjunction: no
+    # sentence may end before them for free.
+    from bimed_assets.translation.structure import _JOIN, _NONE, _pieces
+
+    assert [kind for _, kind, _ in _pieces("ترك عمله قبل وفاته بسبب وباء الكوليرا")] == [_NONE]
+    assert [kind for _, kind, _ in _pieces("ترك عمله قبل وفاته وقد انتشر الوباء")] == [_JOIN, _NONE]
+
+
 def test_a_list_is_aligned_line_by_line():
     source = ("The most frequent reactions are listed below.\n\nBody as a Whole\nasthenia (weakness), edema, headache\n\n"
               "Digestive\nabdominal pain, anorexia, biliary tract spasm, constipation, dry mouth, glossitis\n\n"
