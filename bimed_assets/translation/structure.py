@@ -6,11 +6,13 @@ sentence or a cut tail moves a translation below its expected length; a translat
 sentences keeps its length. Each rule therefore pairs the length with structural evidence:
 
 - **dropped sentence**: the source's sentences are aligned with the translation's pieces (cut at sentence
-  ends, clause marks and the clause openers Arabic joins to a sentence without a mark, "وقد", "وفي", "كما"), each sentence with a run of pieces or none (``dropped``). A sentence is missing when
-  leaving it out fits clearly better than merging it into a neighbour (the merged run would be too short for
-  the two sentences), unless the translation holds a number, a Latin token or a transliterated name that only
-  that sentence has; or, whatever the alignment, when the translation has fewer sentences *and* is
-  ``DROPPED_Z`` spreads short. Not when the translation is ``DROP_GUARD_Z`` spreads *longer* than expected.
+  ends, clause marks and the clause openers Arabic joins to a sentence without a mark, "وقد", "وفي", "كما"),
+  each sentence with a run of pieces or none (``dropped``); a piece holding a number, a Latin token or a
+  transliterated name that only one source sentence has costs more given to another. A sentence is missing
+  when leaving it out fits clearly better than merging it into a neighbour (the merged run would be too short
+  for the two sentences), unless the translation holds such a mark of that sentence; or, whatever the
+  alignment, when the translation has fewer sentences *and* is ``DROPPED_Z`` spreads short. Not when the
+  translation is ``DROP_GUARD_Z`` spreads *longer* than expected.
 - **cut tail**: the translation ends on a word that needs a complement ("الناجم عن", "مع"); or the source ends
   a sentence (., !, ?, :) but the translation stops without one, *and* it is ``TRUNCATED_Z`` spreads short;
 - **too short or too long** whatever the structure: beyond ``OUTLIER_Z`` (``LONGER_Z``) spreads.
@@ -27,6 +29,7 @@ translated as a definition is common, "CDC" → "مراكز مكافحة الأ�
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -111,6 +114,9 @@ WORD = 6.0  # a source sentence end between two words of the translation, with n
 # following is the most likely diagnosis?" is "ما التشخيص الأرجح؟", a third of its length.
 QUESTION_FIT = 1.0
 BEAM = 12.0  # alignment states costlier than the best by more than this are dropped (speed on long texts)
+# A whole piece holding a number, Latin token or transliterated name that only another source sentence has,
+# given to this one.
+ANCHOR = 2.0
 HUBER = 2.5  # beyond this many spreads a length misfit costs linearly
 
 # Words that open a clause which Arabic writers often join to the previous sentence with no mark: "و" and a
@@ -133,10 +139,13 @@ _ASKS = re.compile(r"[?؟][\"'”“»)\]]*\s*$")
 _END_COST = {_END: 0.0, _CLAUSE: END_AS_CLAUSE, _COMMA: END_AS_COMMA, _NONE: 0.0, _JOIN: END_AS_JOIN}
 
 
-def _pieces(text: str) -> list[tuple[int, int, bool]]:
-    """(size, kind of the boundary after it, whether it ends a question) for each piece of a normalised
+Piece = tuple[int, int, bool, str]
+
+
+def _pieces(text: str) -> list[Piece]:
+    """(size, kind of the boundary after it, whether it ends a question, text) for each piece of a normalised
     translation."""
-    out: list[tuple[int, int, bool]] = []
+    out: list[Piece] = []
     start = 0
     for match in _PIECE_END.finditer(text):
         if match.group("end"):
@@ -147,14 +156,14 @@ def _pieces(text: str) -> list[tuple[int, int, bool]]:
             kind = _JOIN if match.group("join") else _CLAUSE if match.group("clause") else _COMMA
         piece = text[start : match.start()]
         if n := size(piece):
-            out.append((n, kind, _ASKS.search(piece) is not None))
+            out.append((n, kind, _ASKS.search(piece) is not None, piece))
         elif out:  # marks with nothing between them: the strongest one holds
-            out[-1] = (out[-1][0], min(kind, out[-1][1]), out[-1][2])
+            out[-1] = (out[-1][0], min(kind, out[-1][1]), out[-1][2], out[-1][3])
         start = match.end()
     if n := size(text[start:]):
-        out.append((n, _NONE, _ASKS.search(text[start:]) is not None))
+        out.append((n, _NONE, _ASKS.search(text[start:]) is not None, text[start:]))
     elif out:
-        out[-1] = (out[-1][0], _NONE, out[-1][2])
+        out[-1] = (out[-1][0], _NONE, out[-1][2], out[-1][3])
     return out
 
 
@@ -176,21 +185,22 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
     if not pieces:
         return None
     asks = [_ASKS.search(s) is not None for s in src_sentences]
-    missing, cost = _align(sizes, pieces, [True] * len(sizes), asks)
+    own = _own_marks(src_sentences)
+    owners = _owners(own, pieces)
+    missing, cost = _align(sizes, pieces, [True] * len(sizes), asks, owners)
     if missing is None:
         return None
-    marks = set(_ANCHOR.findall(tgt)), _Names(ARABIC_WORD.findall(tgt))
-    if _kept(missing, src_sentences, *marks):
+    if _holds(own[missing], tgt):
         # Once more, leaving out only sentences of which the translation holds no mark.
-        deletable = [not _kept(i, src_sentences, *marks) for i in range(len(sizes))]
+        deletable = [not _holds(marks, tgt) for marks in own]
         if not any(deletable):
             return None
-        missing, cost = _align(sizes, pieces, deletable, asks)
+        missing, cost = _align(sizes, pieces, deletable, asks, owners)
         if missing is None:
             return None
     # The search keeps one way of reaching each state, so it may miss the best alignment that leaves nothing
     # out: compare with that alignment itself.
-    return missing if cost < _align(sizes, pieces, [False] * len(sizes), asks)[1] else None
+    return missing if cost < _align(sizes, pieces, [False] * len(sizes), asks, owners)[1] else None
 
 
 # Skeletons of four consonants match ordinary words too often to vouch for a sentence: "Elizabeth" ~ "السبت"
@@ -226,16 +236,35 @@ class _Names:
         return any((len(c) >= 4 and c in self.exact) or (k, c) in self.replaced for k, c in enumerate(cut))
 
 
-def _kept(i: int, src_sentences: list[str], tokens: set[str], names: _Names) -> bool:
-    """Whether the translation holds a mark of source sentence ``i`` that no other source sentence has."""
-    others = " ".join(s for k, s in enumerate(src_sentences) if k != i)
-    other_tokens = set(_ANCHOR.findall(others))
-    if any(a in tokens and a not in other_tokens for a in _ANCHOR.findall(src_sentences[i])):
+def _own_marks(src_sentences: list[str]) -> list[tuple[set[str], set[str]]]:
+    """For each source sentence, the numbers and Latin tokens, and the words of five letters or more (names,
+    ``NAME_SKELETON``), that no other source sentence has."""
+    tokens = [set(_ANCHOR.findall(s)) for s in src_sentences]
+    words = [{w for w in LATIN_WORD.findall(s) if len(w) >= 5} for s in src_sentences]
+    out = []
+    for i in range(len(src_sentences)):
+        other_tokens = set().union(*(t for k, t in enumerate(tokens) if k != i))
+        other_words = {w.lower() for k, ws in enumerate(words) if k != i for w in ws}
+        out.append((tokens[i] - other_tokens, {w for w in words[i] if w.lower() not in other_words}))
+    return out
+
+
+def _holds(marks: tuple[set[str], set[str]], text: str) -> bool:
+    """Whether a normalised translation (or a piece of it) holds one of a source sentence's own marks."""
+    tokens, names = marks
+    if tokens & set(_ANCHOR.findall(text)):
         return True
-    other_words = {w.lower() for w in LATIN_WORD.findall(others)}
-    # Words of five letters or more, as names (``NAME_SKELETON``: short skeletons match ordinary words).
-    candidates = {w for w in LATIN_WORD.findall(src_sentences[i]) if len(w) >= 5 and w.lower() not in other_words}
-    return any(names.has(name) for name in candidates)
+    return bool(names) and any(map(_names(text).has, names))
+
+
+@functools.lru_cache(maxsize=64)  # one text is asked about each source sentence in turn
+def _names(text: str) -> _Names:
+    return _Names(ARABIC_WORD.findall(text))
+
+
+def _owners(own: list[tuple[set[str], set[str]]], pieces: list[Piece]) -> list[frozenset[int]]:
+    """For each piece, the source sentences (``_own_marks``) of which it holds a mark."""
+    return [frozenset(i for i, marks in enumerate(own) if _holds(marks, piece[3])) for piece in pieces]
 
 
 def _cuts(before: float, avail: float, n: int, following: int) -> list[float]:
@@ -246,8 +275,8 @@ def _cuts(before: float, avail: float, n: int, following: int) -> list[float]:
     return out
 
 
-def _align(sizes: list[int], pieces: list[tuple[int, int, bool]], deletable: list[bool],
-           asks: list[bool]) -> tuple[int | None, float]:
+def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: list[bool],
+           owners: list[frozenset[int]]) -> tuple[int | None, float]:
     """The longest source sentence the cheapest alignment leaves out, if any, and the alignment's cost."""
     m, k = len(sizes), len(pieces)
     # A state is where the next sentence starts: piece j with r letters of it left (a sentence may end inside
@@ -273,23 +302,27 @@ def _align(sizes: list[int], pieces: list[tuple[int, int, bool]], deletable: lis
                 offer((j, partial), here + DELETE, left, (origin, True))
             if j == k:
                 continue
-            before, splits = 0.0, 0
+            before, splits, foreign = 0.0, 0, 0.0
             for end in range(j, min(k, j + MAX_RUN)):
                 avail = left if end == j else pieces[end][0]
                 if end > j and pieces[end - 1][1] == _END:
                     splits += 1
+                if (end - 1 > j or end > j and not partial) and owners[end - 1] and i not in owners[end - 1]:
+                    foreign += ANCHOR  # a whole piece before this one
                 # The sentence ends inside this piece: where its own length fits best, or where the rest of
                 # the piece fits the next sentence as well as this part fits this one.
                 if avail > 1:
                     for variant, x in enumerate(_cuts(before, avail, n, sizes[i + 1] if i + 1 < m else 0), 1):
-                        cost = here + WORD + _fit(before + x, n, spread) + SPLIT * splits
+                        cost = here + WORD + _fit(before + x, n, spread) + SPLIT * splits + foreign
                         offer((end, variant), cost, avail - x, (origin, False))
                 before += avail
                 last = end + 1 == k
                 fit = _fit(before, n, spread)
                 if asks[i] and pieces[end][2]:  # a question rendered as one: its wording compresses freely
                     fit = min(fit, QUESTION_FIT)
-                cost = here + fit + SPLIT * splits + (0.0 if last else _END_COST[pieces[end][1]])
+                if (end > j or not partial) and owners[end] and i not in owners[end]:
+                    fit += ANCHOR
+                cost = here + fit + SPLIT * splits + foreign + (0.0 if last else _END_COST[pieces[end][1]])
                 offer((end + 1, 0), cost, 0.0 if last else pieces[end + 1][0], (origin, False))
                 if before > 4 * expected + 20:
                     break

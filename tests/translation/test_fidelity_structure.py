@@ -157,8 +157,36 @@ def test_a_word_starting_with_the_root_letter_waw_is_no_clause_opener():
     # sentence may end before them for free.
     from bimed_assets.translation.structure import _JOIN, _NONE, _pieces
 
-    assert [kind for _, kind, _ in _pieces("ترك عمله قبل وفاته بسبب وباء الكوليرا")] == [_NONE]
-    assert [kind for _, kind, _ in _pieces("ترك عمله قبل وفاته وقد انتشر الوباء")] == [_JOIN, _NONE]
+    assert [kind for _, kind, *_ in _pieces("ترك عمله قبل وفاته بسبب وباء الكوليرا")] == [_NONE]
+    assert [kind for _, kind, *_ in _pieces("ترك عمله قبل وفاته وقد انتشر الوباء")] == [_JOIN, _NONE]
+
+
+ANCHORED_SOURCE = ("A nurse gave her paracetamol for the fever. She slept through most of the night. "
+                   "At 6am on Tuesday her temperature was 37.2 degrees and she was eating again.")
+ANCHORED_TARGET = ("أعطتها الممرضة الباراسيتامول لعلاج الحمى. ونامت معظم الليل. وبحلول الساعة 6 من صباح يوم "
+                   "الثلاثاء، كانت حرارتها 37.2 درجة وعادت إلى تناول الطعام.")
+
+
+def test_pieces_are_owned_by_the_sentence_whose_marks_they_hold():
+    from bimed_assets.translation.structure import _own_marks, _owners, _pieces
+    from bimed_assets.translation.text import normalize, sentences
+
+    owners = _owners(_own_marks(sentences(normalize(ANCHORED_SOURCE))), _pieces(normalize(ANCHORED_TARGET)))
+    # The name transliterated, nothing, the hour (6), the temperature (37.2).
+    assert owners == [{0}, set(), {2}, {2}]
+    assert check_text(ANCHORED_SOURCE, ANCHORED_TARGET) == []
+    assert "sentences" in checks(ANCHORED_SOURCE, ANCHORED_TARGET.replace(" ونامت معظم الليل.", ""))
+
+
+def test_a_piece_holding_another_sentences_number_does_not_stand_in_for_a_dropped_one():
+    # Lengths of a short sentence dropped before one that opens with a clause holding its own number
+    # ("... عينيها. وبحلول الساعة 2 مساءً، ..."): by length alone that clause could be the dropped sentence.
+    from bimed_assets.translation.structure import _CLAUSE, _END, _NONE, _align
+
+    pieces = [(42, _END, False, ""), (17, _CLAUSE, False, ""), (57, _NONE, False, "")]
+    nobody, third = frozenset(), frozenset({2})
+    assert _align([31, 27, 62], pieces, [True] * 3, [False] * 3, [nobody] * 3)[0] is None
+    assert _align([31, 27, 62], pieces, [True] * 3, [False] * 3, [nobody, third, nobody])[0] == 1
 
 
 def test_a_list_is_aligned_line_by_line():
