@@ -620,10 +620,10 @@ def summary(runs: list[dict]) -> dict:
 
 
 NOTES = [
-    ("- *Runs.* Each case under the exclusive lock, on a quiet machine (the load average column: other processes' "
-     "demand for the two cores, averaged over the run). The `datasets` runs were made again on their own after the "
-     "CPU column was made to count its worker processes (`map` with num_proc=2). Each case was run by its own "
-     "command, one after the other (the commands above)."),
+    ("- *Runs.* Each case under the exclusive lock, by its own command, one after the other (the commands "
+     "above). The load average column is the demand for the two cores averaged over the run: above 1, other "
+     "work (editors, light processes outside the lock) shared the machine. The `datasets` CPU column counts its "
+     "worker processes (`map` with num_proc=2)."),
     ("- *Subset.* The `datasets` side runs only on the subset (same generator, same seed, 100k records): at "
      "full size it would take many minutes. The ratio compares it with ours on that same subset; the absolute "
      "targets are ours alone on the full 1.31M."),
