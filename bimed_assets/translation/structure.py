@@ -203,8 +203,9 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
     return missing if cost < _align(sizes, pieces, [False] * len(sizes), asks, owners)[1] else None
 
 
-# Skeletons of four consonants match ordinary words too often to vouch for a sentence: "Elizabeth" ~ "السبت"
-# (Saturday), "mystery" ~ "مستر", "Merriweather" ~ "مارتن" (on the calibration windows).
+# A skeleton of four consonants one edit away matches ordinary words too often to vouch for a sentence:
+# "Elizabeth" ~ "السبت" (Saturday), "mystery" ~ "مستر", "Merriweather" ~ "مارتن" (on the calibration windows).
+# Found exactly, it still counts: drug names are short ("aspirin", "insulin", "morphine" have four).
 NAME_SKELETON = 5
 
 
@@ -228,9 +229,13 @@ class _Names:
 
     def has(self, english: str) -> bool:
         e = skeleton(english, arabic=False)
+        if len(e) < 4:
+            return False
+        if e in self.exact:
+            return True
         if len(e) < NAME_SKELETON:
             return False
-        if e in self.exact or e in self.shorter:
+        if e in self.shorter:
             return True
         cut = [e[:k] + e[k + 1 :] for k in range(len(e))]
         return any((len(c) >= 4 and c in self.exact) or (k, c) in self.replaced for k, c in enumerate(cut))
