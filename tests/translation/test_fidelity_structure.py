@@ -289,3 +289,11 @@ def test_signals_are_given_to_the_judge():
     assert prompts.SIGNALS_NOTE in with_signals and f"- {signals[0]}" in with_signals
     plain = prompts.judge("q1", doc, translation, 1).messages[-1]["content"]
     assert prompts.SIGNALS_NOTE not in plain and with_signals.startswith(plain)
+
+
+
+def test_a_short_drug_name_found_exactly_places_its_sentence_but_a_near_match_does_not():
+    from bimed_assets.translation.structure import _Names
+
+    assert _Names(["المورفين"]).has("morphine")  # four consonants (m-r-f-n), found as they are
+    assert not _Names(["المرفق"]).has("morphine")  # m-r-f-q: one edit away, an ordinary word ("the attachment")
