@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import hashlib
 import json
 import math
 import os
@@ -250,7 +251,8 @@ def unrelated_arabic(pair: Pair, others: list[str]) -> Corruptions:
     """The translation replaced by fluent Arabic of another text of about the same length."""
     if isinstance(pair.target, str) and len(pair.target.split()) >= 6 and others:
         size = len(pair.target)
-        start = hash(pair.id) % len(others)
+        # The same other text in every run (``hash()`` of a string changes with each process).
+        start = int(hashlib.sha256(pair.id.encode()).hexdigest(), 16) % len(others)
         for k in range(len(others)):
             other = others[(start + k) % len(others)]
             if other != pair.target and 0.8 <= len(other) / size <= 1.25:
