@@ -10,6 +10,8 @@ import dagster as dg
 from dagster_polars import PolarsParquetIOManager
 
 from bimed_assets import settings as project_settings
+from bimed_assets.backfill import CORPUS_SELECTION
+from bimed_assets.defs.partitions import partition_llm_steps
 from bimed_assets.defs.resources import llm_from_env
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.defs.training.launcher import launcher_from_env
@@ -48,8 +50,7 @@ def build_corpus_job(settings: project_settings.ProjectSettings) -> dg.Unresolve
     recorded for offline replay."""
     return dg.define_asset_job(
         "build_corpus",
-        # Training and evaluation are their own job (train_and_evaluate): they are meant for a GPU node.
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("training"),
+        selection=CORPUS_SELECTION,
         description="Materialize every source, translation and corpus asset.",
         executor_def=step_executor(settings.on_sample),
         config=settings.job_config(),
@@ -61,7 +62,8 @@ def defs() -> dg.Definitions:
     # Read at every load of the code location: the project file (bimed.yaml / BIMED_CONFIG) and the environment.
     settings = project_settings.load()
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+        partition_llm_steps(dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+                            settings.llm.shards),
         dg.Definitions(
             jobs=[build_corpus_job(settings)],
             resources={

@@ -1,8 +1,9 @@
 """Deployment settings: one project file that manual runs, the nightly schedule and the review sensor all read.
 
 ``bimed.yaml`` at the project root (or the file ``BIMED_CONFIG`` names) holds where the sources are, the
-language mix, source weights, the licence subset, the corpus directory and the per-run item caps of the LLM
-steps. Nothing set: the bundled sample, the defaults below. ``BIMED_SOURCE_ROOT`` overrides ``sources.root``.
+language mix, source weights, the licence subset, the corpus directory, the per-run item caps of the LLM
+steps and how many partitions (shards) the LLM steps are cut into. Nothing set: the bundled sample, the defaults
+below. ``BIMED_SOURCE_ROOT`` overrides ``sources.root``, ``BIMED_LLM_SHARDS`` overrides ``llm.shards``.
 Relative paths in the file are relative to the file's folder. Unknown keys are refused, so a typo is an error,
 not a silent default.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dagster as dg
@@ -70,6 +71,14 @@ class CorpusSettings(dg.ConfigurableResource):
     hf_export: bool = Field(default=True, description="Also write a `datasets.save_to_disk` copy.")
 
 
+class LLMSettings(dg.Config):
+    """How the LLM steps are laid out (the ``llm`` section of the project file)."""
+
+    shards: int = Field(default=1, ge=1, le=1000, description="Partitions of the chat, translation and benchmark "
+                        "translation assets: an item belongs to shard stable_hash(id) % shards, and a full build "
+                        "is a backfill of one run per shard (bimed_assets.defs.partitions). 1: unpartitioned.")
+
+
 @dataclass(frozen=True)
 class ProjectSettings:
     sources: SourceFiles = field(default_factory=SourceFiles)
@@ -77,7 +86,16 @@ class ProjectSettings:
     # Per-step run config of the LLM steps for every run of build_corpus (e.g. translation: per_source_limit).
     # Unset: the bundled sample's caps on the sample, none on configured sources.
     caps: Mapping[str, Mapping] | None = None
+    llm: LLMSettings = field(default_factory=LLMSettings)
     origin: str | None = None  # the file these settings came from
+
+    def __post_init__(self):
+        if self.llm.shards > 1 and self.job_config() is not None:
+            raise ValueError(
+                f"{self.origin or 'settings'}: llm.shards = {self.llm.shards} with per-step caps "
+                f"({'caps' if self.caps else 'the bundled sample'}'s): a sharded build is a backfill, whose runs "
+                "carry no run config, so the caps would not apply. Set llm.shards: 1, or configure sources "
+                "without caps.")
 
     @property
     def on_sample(self) -> bool:
@@ -104,7 +122,7 @@ def _absolute(value: str, base: Path) -> str:
     return os.path.normpath(os.path.join(base, os.path.expanduser(value)))  # an absolute value stays itself
 
 
-def _section(data: Mapping, name: str, allowed: type[dg.ConfigurableResource], where: str) -> dict:
+def _section(data: Mapping, name: str, allowed: type[dg.Config], where: str) -> dict:
     section = data.get(name) or {}
     if not isinstance(section, Mapping):
         raise TypeError(f"{where}: `{name}` must be a mapping")
@@ -120,8 +138,8 @@ def parse(data: Mapping | None, base: Path = PROJECT_ROOT, origin: str | None = 
     data = data or {}
     if not isinstance(data, Mapping):
         raise TypeError(f"{where}: expected a mapping at the top level, found {type(data).__name__}")
-    if unknown := sorted(set(data) - {"sources", "corpus", "caps"}):
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: sources, corpus, caps")
+    if unknown := sorted(set(data) - {"sources", "corpus", "caps", "llm"}):
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: sources, corpus, caps, llm")
     sources = _section(data, "sources", SourceFiles, where)
     if sources.get("root"):
         sources["root"] = _absolute(sources["root"], base)
@@ -131,15 +149,19 @@ def parse(data: Mapping | None, base: Path = PROJECT_ROOT, origin: str | None = 
         corpus["directory"] = _absolute(corpus["directory"], base)
     if bad := sorted(set(corpus.get("licences") or ()) - set(LICENCE_KINDS)):
         raise ValueError(f"{where}: unknown licence kind(s) {bad}; known: {', '.join(LICENCE_KINDS)}")
-    return ProjectSettings(SourceFiles(**sources), CorpusSettings(**corpus), data.get("caps"), origin)
+    llm = LLMSettings(**_section(data, "llm", LLMSettings, where))
+    return ProjectSettings(SourceFiles(**sources), CorpusSettings(**corpus), data.get("caps"), llm, origin)
 
 
 def load() -> ProjectSettings:
-    """The project's settings: the config file (if any), then ``BIMED_SOURCE_ROOT`` over ``sources.root``."""
+    """The project's settings: the config file (if any), then ``BIMED_SOURCE_ROOT`` over ``sources.root`` and
+    ``BIMED_LLM_SHARDS`` over ``llm.shards``."""
     path = config_path()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path else None
     settings = parse(data, path.parent if path else PROJECT_ROOT, str(path) if path else None)
     if root := os.environ.get("BIMED_SOURCE_ROOT"):
         sources = SourceFiles(root=root, locations=settings.sources.locations, left_out=settings.sources.left_out)
-        settings = ProjectSettings(sources, settings.corpus, settings.caps, settings.origin)
+        settings = replace(settings, sources=sources)
+    if shards := os.environ.get("BIMED_LLM_SHARDS"):
+        settings = replace(settings, llm=LLMSettings(shards=int(shards)))
     return settings

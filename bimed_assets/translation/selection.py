@@ -11,8 +11,13 @@ import hashlib
 import polars as pl
 
 
+def stable_hash(item_id: str) -> int:
+    """A 64-bit number from the id alone: the same in every process and on every machine (unlike ``hash()``)."""
+    return int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "big")
+
+
 def draw(item_id: str) -> float:
-    return int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "big") / 2**64
+    return stable_hash(item_id) / 2**64
 
 
 def select(pool: pl.DataFrame, share: float, per_source_limit: int | None = None) -> pl.DataFrame:

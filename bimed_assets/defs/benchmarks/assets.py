@@ -11,9 +11,11 @@ from bimed_assets.benchmarks import frame as benchmark_frame
 from bimed_assets.benchmarks.selection import select
 from bimed_assets.benchmarks.translations import REVIEW_TASK, review_records, samples, translation_frame
 from bimed_assets.defs import metadata
+from bimed_assets.defs.partitions import ALL_SHARDS, this_shard
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.llm.incremental import code_version
+from bimed_assets.llm.shards import one_table
 from bimed_assets.translation.parallel import translate_parallel
 from bimed_assets.translation.scoring import ScoringConfig
 from translation_review.service import QueueFilter
@@ -43,7 +45,7 @@ def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTr
                           evaluation_sets: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """The benchmark items (MedQA test, MedMCQA dev, PubMedQA test, six MMLU medical test subjects) translated
     into Arabic by the translation loop: one row per item with its status, every attempt and the best translation."""
-    selected = select(evaluation_sets, config.per_benchmark_limit)
+    selected = this_shard(context, select(evaluation_sets, config.per_benchmark_limit))  # drawn whole, then cut
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation)
     results, usage = translate_parallel(llm.llm_config(context.run.run_id), samples(selected), scoring, config.processes)
     frame = translation_frame(results, {row["id"]: row for row in selected.iter_rows(named=True)})
@@ -64,9 +66,10 @@ def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTr
 
 
 @dg.asset(group_name=GROUP, kinds={"sqlite", "postgres"})
-def benchmark_review_queue_store(benchmark_translation: pl.DataFrame, review_store: ReviewStore) -> dg.MaterializeResult:
+def benchmark_review_queue_store(benchmark_translation: ALL_SHARDS, review_store: ReviewStore) -> dg.MaterializeResult:
     """Every translated benchmark item, accepted or not, pushed to the reviewers' queue (task ``benchmark``,
     source = the benchmark). Idempotent, like the training queue's push."""
+    benchmark_translation = one_table(benchmark_translation)
     records = review_records(benchmark_translation)
     service = review_store.service()
     result = service.import_items(records, actor="dagster")
@@ -86,11 +89,11 @@ def benchmark_review_queue_store(benchmark_translation: pl.DataFrame, review_sto
         "arabic_items_verified", asset="mcqa_benchmarks", blocking=False,
         description="Warns while Arabic benchmark items await a reviewer's approval or edit.")],
 )
-def mcqa_benchmarks(benchmark_translation: pl.DataFrame, reviewed_translations: pl.DataFrame):
+def mcqa_benchmarks(benchmark_translation: ALL_SHARDS, reviewed_translations: pl.DataFrame):
     """The evaluation input: every benchmark item in English (verified) and in Arabic, verified only once a
     reviewer approved or edited it (edited text used; rejected items left out). Re-materialized by the review
     decisions sensor, as it depends on ``reviewed_translations``."""
-    frame = benchmark_frame.mcqa_benchmarks(benchmark_translation, reviewed_translations)
+    frame = benchmark_frame.mcqa_benchmarks(one_table(benchmark_translation), reviewed_translations)
     counts = benchmark_frame.composition(frame)
     share = benchmark_frame.unverified_share(frame)
     yield dg.Output(frame, metadata={

@@ -9,6 +9,7 @@ from bimed_assets.chats.synthesis import SynthesisConfig, synthesize_changed
 from bimed_assets.chats.tables import tables
 from bimed_assets.chats.validation import ChatRules
 from bimed_assets.defs import metadata
+from bimed_assets.defs.partitions import this_shard
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.llm.incremental import code_version
 
@@ -48,8 +49,9 @@ class ChatSynthesisConfig(dg.Config):
 )
 def chat_synthesis(context: dg.AssetExecutionContext, config: ChatSynthesisConfig, llm: LLMResource,
                    training_pool: pl.DataFrame):
-    items = select_items(training_pool, config.share, config.per_source_limit, config.sources,
-                         config.vignette_pattern)
+    # Drawn from the whole pool, then cut to this run's shard: each shard holds what an unpartitioned run would.
+    items = this_shard(context, select_items(training_pool, config.share, config.per_source_limit, config.sources,
+                                             config.vignette_pattern))
     synthesis = SynthesisConfig(ChatRules(config.min_turns, config.copy_ngram), config.max_attempts)
     rows = items.to_dicts()
     results, usage = synthesize_changed(llm.llm_config(context.run.run_id), rows, synthesis)

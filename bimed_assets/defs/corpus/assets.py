@@ -12,6 +12,8 @@ from bimed_assets.corpus.assemble import assemble
 from bimed_assets.corpus.checks import CheckConfig, run_checks
 from bimed_assets.corpus.mix import MixConfig
 from bimed_assets.defs import metadata
+from bimed_assets.defs.partitions import ALL_SHARDS
+from bimed_assets.llm.shards import one_table
 from bimed_assets.settings import CorpusSettings, SourceFiles
 from bimed_assets.sources import SOURCES
 
@@ -68,12 +70,13 @@ def mix_left_out(pool_ids: pl.Series, translated_ids: pl.Series, removed: pl.Dat
 )
 def bimed_corpus(context: dg.AssetExecutionContext, config: CorpusConfig, corpus_settings: CorpusSettings,
                  source_files: SourceFiles, training_pool: pl.LazyFrame, evaluation_sets: pl.DataFrame,
-                 accepted_translations: pl.DataFrame, reviewed_translations: pl.DataFrame,
-                 synthesized_chats: pl.DataFrame):
+                 accepted_translations: ALL_SHARDS, reviewed_translations: pl.DataFrame,
+                 synthesized_chats: ALL_SHARDS):
     """English, Arabic and bilingual instruction records (synthesized chats included) in the chat ``messages``
     format, deduplicated and decontaminated against every evaluation split, with provenance (reviewer and time
     for reviewed Arabic). Published to ``<directory>/bimed_corpus.parquet`` (with ``README.md`` and
     ``hf_dataset/``) only when every blocking check passed; a failed build stays in ``staging/<run id>``."""
+    accepted_translations, synthesized_chats = one_table(accepted_translations), one_table(synthesized_chats)
     settings = corpus_settings
     mix = MixConfig(
         ar_per_en=settings.ar_per_en if config.ar_per_en is None else config.ar_per_en,

@@ -5,6 +5,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from bimed_assets.defs.partitions import ALL_SHARDS
+from bimed_assets.llm.shards import one_table
 from bimed_assets.review import all_decisions
 from bimed_assets.review import reviewed_translations as reviewed_frame
 from translation_review.queue_file import queue_records
@@ -24,9 +26,10 @@ class ReviewStore(dg.ConfigurableResource):
 
 
 @dg.asset(group_name=GROUP, kinds={"sqlite", "postgres"})
-def review_queue_store(translation_review_queue: pl.DataFrame, review_store: ReviewStore) -> dg.MaterializeResult:
+def review_queue_store(translation_review_queue: ALL_SHARDS, review_store: ReviewStore) -> dg.MaterializeResult:
     """Items still below the threshold, pushed to the reviewers' queue. Idempotent: a re-push neither
     duplicates an item nor loses its decision; a re-translated item replaces the pending one."""
+    translation_review_queue = one_table(translation_review_queue)
     service = review_store.service()
     result = service.import_items(queue_records(translation_review_queue), actor="dagster")
     progress = service.progress()

@@ -7,6 +7,7 @@ import polars as pl
 from pydantic import Field
 
 from bimed_assets.defs import metadata
+from bimed_assets.defs.partitions import this_shard
 from bimed_assets.defs.resources import LLM_POOL, LLMResource
 from bimed_assets.llm.incremental import code_version
 from bimed_assets.translation.parallel import merge_usage, translate_parallel
@@ -70,7 +71,9 @@ def _retry_review(llm_config, rows, results, scoring, config):
 def translation(context: dg.AssetExecutionContext, config: TranslationConfig, llm: LLMResource,
                 training_pool: pl.DataFrame, synthesized_chats: pl.DataFrame):
     # Chats are drawn on their own, so that adding them leaves the pool's selection (and its paid work) as it is.
-    selected = pl.concat([select(training_pool, config.share, config.per_source_limit),
+    # Partitioned, the pool is drawn whole and cut to this run's shard (as an unpartitioned run would draw it);
+    # the chats are those of the chat shard with the same key, so there a per-source limit caps each shard.
+    selected = pl.concat([this_shard(context, select(training_pool, config.share, config.per_source_limit)),
                           select(synthesized_chats, config.share, config.per_source_limit)], how="diagonal")
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation,
                             config.judge_weight, config.chrf_weight)

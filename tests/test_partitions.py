@@ -1,0 +1,192 @@
+"""The LLM steps cut into shards (``llm.shards``): Dagster partitions, a full build as an asset backfill.
+
+With 4 shards on a copy of the sample sources (no caps) against the local test server over real HTTP: the nightly
+rebuild requests every shard of every LLM step once and every other asset once; a real ``dagster-daemon`` runs
+that backfill (one run per shard), and the corpus it builds holds the same rows as one unpartitioned run's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+
+from bimed_assets import settings
+from bimed_assets.backfill import CORPUS_SELECTION, backfill_subset, launch
+from bimed_assets.chats.responder import ChatResponder
+from bimed_assets.defs.partitions import LLM_STEPS
+from bimed_assets.llm.shards import in_shard, one_table, shard_keys, shard_of
+from bimed_assets.llm.test_server import OpenAITestServer, ServerConfig
+from bimed_assets.paths import SAMPLE_DATA
+from bimed_assets.translation.cipher_responder import CipherResponder
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SHARDS = 4
+# Every wait ends as soon as its condition holds; the bound only reports a stuck daemon (its backfill loop ticks
+# every 30 s, and each of the backfill's runs starts a Python process on a loaded 2-core machine).
+WAIT_S = 900
+
+
+def test_an_item_keeps_its_shard_and_the_shards_read_back_as_one_table():
+    assert shard_keys(4) == ["00", "01", "02", "03"] and shard_keys(101)[-1] == "100"
+    ids = [f"medqa-{n}" for n in range(2000)]
+    counts = Counter(shard_of(item_id, 4) for item_id in ids)
+    assert set(counts) == {0, 1, 2, 3} and min(counts.values()) > 400  # about a quarter each
+    frame = pl.DataFrame({"id": ids})
+    parts = {key: in_shard(frame, key, 4) for key in shard_keys(4)}
+    assert sum(len(part) for part in parts.values()) == len(frame)
+    assert sorted(one_table(parts)["id"]) == sorted(ids) and one_table(frame) is frame
+    # A shard with no row may type a column Null where the others type it String.
+    typed = {"00": pl.DataFrame({"id": ["a"], "note": ["x"]}), "01": pl.DataFrame({"id": ["b"], "note": [None]})}
+    assert one_table(typed)["note"].dtype == pl.String
+    with pytest.raises(ValueError, match="no partition"):
+        one_table({})
+
+
+def test_shards_are_read_from_the_project_file_or_the_environment(tmp_path, monkeypatch):
+    assert settings.parse(None).llm.shards == 1
+    assert settings.parse({"llm": {"shards": 8}, "sources": {"root": "data"}}, tmp_path).llm.shards == 8
+    with pytest.raises(ValueError, match="unknown key.*shard"):
+        settings.parse({"llm": {"shard": 8}})
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        settings.parse({"llm": {"shards": 0}})
+    # Caps are run config, which a backfill's runs do not carry: refused rather than silently dropped.
+    with pytest.raises(ValueError, match="caps would not apply"):
+        settings.parse({"llm": {"shards": 8}})
+    monkeypatch.delenv("BIMED_CONFIG", raising=False)
+    monkeypatch.setenv("BIMED_SOURCE_ROOT", str(tmp_path))
+    monkeypatch.setenv("BIMED_LLM_SHARDS", "3")
+    assert settings.load().llm.shards == 3
+
+
+@pytest.fixture
+def sources(tmp_path, monkeypatch):
+    """A copy of the sample's sources: configured sources, so no caps (every item of the copy is built)."""
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE_DATA, data, ignore=shutil.ignore_patterns("llm_recordings"))
+    monkeypatch.setenv("BIMED_SOURCE_ROOT", str(data))
+    monkeypatch.delenv("BIMED_CONFIG", raising=False)
+    return data
+
+
+def _defs(monkeypatch, shards: int):
+    monkeypatch.setenv("BIMED_LLM_SHARDS", str(shards))
+    from bimed_assets.definitions import defs
+
+    return defs()
+
+
+def test_with_shards_the_llm_steps_are_partitioned_and_the_nightly_rebuild_is_a_backfill(sources, monkeypatch):
+    plain = _defs(monkeypatch, 1)
+    assert not any(plain.resolve_assets_def(key).partitions_def for key in plain.resolve_asset_graph().get_all_asset_keys())
+    assert plain.resolve_schedule_def("nightly_corpus_rebuild").job_name == "build_corpus"
+
+    defs = _defs(monkeypatch, SHARDS)
+    graph = defs.resolve_asset_graph()
+    partitioned = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
+    assert {defs.resolve_assets_def(key).node_def.name for key in partitioned} == set(LLM_STEPS)
+    assert all(graph.get(dg.AssetKey(key)).partitions_def.get_partition_keys() == shard_keys(SHARDS)
+               for key in partitioned)
+    assert not defs.schedules or all(s.name != "nightly_corpus_rebuild" for s in defs.schedules)
+
+    nightly = defs.resolve_sensor_def("nightly_corpus_rebuild")
+    with dg.build_sensor_context(repository_def=defs.get_repository_def()) as context:
+        first = nightly.evaluate_tick(context)  # like a schedule: no catching up on nights before it ran
+    assert not first.run_requests and first.cursor
+    with dg.build_sensor_context(cursor="0", repository_def=defs.get_repository_def()) as context:
+        [request] = nightly.evaluate_tick(context).run_requests
+    subset = request.asset_graph_subset
+    assert {key.to_user_string() for key in subset.partitions_subsets_by_asset_key} == partitioned
+    assert all(sorted(part.get_partition_keys()) == shard_keys(SHARDS)
+               for part in subset.partitions_subsets_by_asset_key.values())
+    assert subset.non_partitioned_asset_keys == CORPUS_SELECTION.resolve(graph) - {dg.AssetKey(k) for k in partitioned}
+
+
+def _corpus(var: Path) -> pl.DataFrame:
+    return pl.read_parquet(var / "corpus/bimed_corpus.parquet").sort("id")
+
+
+def _wait(what: str, condition, daemon: subprocess.Popen, log: Path):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise AssertionError(f"dagster-daemon exited while waiting for {what}:\n{log.read_text()[-3000:]}")
+        if result := condition():
+            return result
+        time.sleep(1)
+    raise AssertionError(f"not within {WAIT_S} s: {what}\n{log.read_text()[-3000:]}")
+
+
+def test_a_backfill_of_the_shards_builds_the_corpus_an_unpartitioned_run_builds(sources, tmp_path, monkeypatch):
+    responder = ChatResponder(leaky=0.5, fallback=CipherResponder(flawed=0.3))
+    server = OpenAITestServer(ServerConfig(responder=responder)).start()
+    monkeypatch.setenv("BIMED_LLM_BASE_URL", server.url)
+    try:
+        monkeypatch.setenv("BIMED_VAR_DIR", str(tmp_path / "plain"))
+        monkeypatch.setenv("BIMED_REVIEW_DB", f"sqlite:///{tmp_path / 'plain_review.sqlite'}")
+        plain = _defs(monkeypatch, 1)
+        assert plain.resolve_job_def("build_corpus").execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+
+        var = tmp_path / "sharded"
+        monkeypatch.setenv("BIMED_VAR_DIR", str(var))
+        monkeypatch.setenv("BIMED_REVIEW_DB", f"sqlite:///{tmp_path / 'sharded_review.sqlite'}")
+        defs = _defs(monkeypatch, SHARDS)
+        backfill_id, instance = _run_backfill(tmp_path, monkeypatch, defs)
+        with instance:
+            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+            per_shard = Counter(run.tags.get("dagster/partition") for run in runs)
+            # One run per shard (chats, translation and benchmark translation of a shard together), and the
+            # unpartitioned assets in runs of their own: the corpus built once, after every shard.
+            assert {key: per_shard[key] for key in shard_keys(SHARDS)} == dict.fromkeys(shard_keys(SHARDS), 1)
+            corpus_events = instance.fetch_materializations(dg.AssetKey("bimed_corpus"), limit=10).records
+            assert len(corpus_events) == 1
+            last_shard_end = max(run_record.end_time for run_record in instance.get_run_records(
+                dg.RunsFilter(tags={"dagster/backfill": backfill_id})) if run_record.dagster_run.tags.get(
+                "dagster/partition"))
+            assert corpus_events[0].timestamp > last_shard_end
+        sharded, unpartitioned = _corpus(var), _corpus(tmp_path / "plain")
+        assert len(sharded) > 0 and (sharded["language"] == "ar").sum() > 0
+        assert sharded.select("id", "language", "messages").equals(unpartitioned.select("id", "language", "messages"))
+    finally:
+        server.stop()
+
+
+def _run_backfill(tmp_path: Path, monkeypatch, defs: dg.Definitions) -> tuple[str, dg.DagsterInstance]:
+    """A real ``dagster-daemon`` on a fresh instance (the project's dagster.yaml, with room for every shard's run
+    and LLM step at once) runs a backfill of the corpus graph; returns once it completed."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    config["concurrency"]["runs"]["max_concurrent_runs"] = SHARDS
+    config["concurrency"]["pools"]["default_limit"] = SHARDS
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    env = dict(os.environ)
+    instance = dg.DagsterInstance.from_config(str(home))
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        graph = defs.resolve_asset_graph()
+        backfill_id = launch(instance, backfill_subset(graph, CORPUS_SELECTION.resolve(graph)))
+        done = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)
+        status = _wait("the backfill to end", lambda: (s := instance.get_backfill(backfill_id).status) in done and s,
+                       daemon, log)
+        assert status == BulkActionStatus.COMPLETED_SUCCESS, log.read_text()[-3000:]
+    finally:
+        daemon.terminate()
+        daemon.wait()
+    return backfill_id, instance
