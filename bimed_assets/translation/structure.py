@@ -370,7 +370,7 @@ def problems(src: str, tgt: str, kind: str = "text") -> list[tuple[str, str]]:
     counts = f"{source_count} sentences in the source, {target_count} in the translation"
     missing = _dropped_by_lines(src, tgt) if source_count > 1 and z < DROP_GUARD_Z else None
     missing = None if missing is None else src_sentences.index(missing) if missing in src_sentences else -1
-    if missing is None and target_count < source_count and z < DROPPED_Z:
+    if missing is None and target_count + _quote_ends(src, tgt) < source_count and z < DROPPED_Z:
         missing = -1
     if missing is not None:
         which = f" ('{_clip(src_sentences[missing])}')" if missing >= 0 else ""
@@ -382,6 +382,18 @@ def problems(src: str, tgt: str, kind: str = "text") -> list[tuple[str, str]]:
         detail = f"the translation stops without ending its sentence at {ratio:.0%} of the source's length"
         found.append(("length", f"{detail}: its end seems cut"))
     return found
+
+
+# A source sentence that ends inside its quotation marks ('unequivocal." Graham's vote') is often ended in
+# Arabic by the closing mark alone ('جليًّا" يبدو'): such a mark may stand for a sentence end when counting.
+_QUOTE_ENDS_EN = re.compile(r"[.!?][\"”»']+\s+(?=\S)")
+_QUOTE_ENDS_AR = re.compile(r"(?<=\w)[\"”»]\s+(?=\S)")
+
+
+def _quote_ends(src: str, tgt: str) -> int:
+    """Sentence ends the translation marks by a closing quotation mark alone, at most as many as the source
+    ends inside quotes (a quote closed in mid-sentence, '"ستندم إلى الأبد" على', is no sentence end)."""
+    return min(len(_QUOTE_ENDS_EN.findall(src)), len(_QUOTE_ENDS_AR.findall(tgt)))
 
 
 def _dropped_by_lines(src: str, tgt: str) -> str | None:

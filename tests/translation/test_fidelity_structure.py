@@ -297,3 +297,18 @@ def test_a_short_drug_name_found_exactly_places_its_sentence_but_a_near_match_do
 
     assert _Names(["المورفين"]).has("morphine")  # four consonants (m-r-f-n), found as they are
     assert not _Names(["المرفق"]).has("morphine")  # m-r-f-q: one edit away, an ordinary word ("the attachment")
+
+
+def test_a_quotation_closed_without_a_period_may_end_its_sentence():
+    source = ('The nurse wrote that he was "calm, alert and fully oriented." His breathing, however, was still '
+              'laboured. "I feel much better than I did this morning," he told the team.')
+    # Compact, and its first sentence ends at the closing mark with no period: three sentences, not two.
+    faithful = ('كتبت الممرضة أنه كان "هادئًا ويقظًا وواعيًا تمامًا" غير أن تنفسه كان لا يزال مجهدًا. '
+                'وقال للفريق: "أنا أفضل من الصباح".')
+    assert check_text(source, faithful) == []
+    dropped = 'كتبت الممرضة أنه كان "هادئًا ويقظًا وواعيًا تمامًا". وقال للفريق: "أنا أفضل من الصباح".'
+    assert checks(source, dropped) & {"sentences", "length"}
+    # A quote closed in mid-sentence stands for no sentence end where the source ended none inside quotes.
+    source = "The patient said the pain was sharp. It began after the fall. He has no other complaints."
+    dropped = 'قال المريض إن الألم "حاد" وبدأ بعد السقوط.'
+    assert checks(source, dropped) & {"sentences", "length"}
