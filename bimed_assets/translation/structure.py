@@ -66,6 +66,10 @@ _DANGLING = re.compile(
     r"[\s،,]*$"
 )
 _DANGLING_EN = re.compile(r"\b(?:of|in|on|at|to|from|with|by|for|and|or|than|the|a|an)\W*$", re.IGNORECASE)
+# Some of those words are also how Arabic spells the Latin token a source may end on: the name of a letter
+# closing an acronym ("HIV" → "إتش آي في", "CNN" → "سي إن إن") or a short name ("Bean" → "بين", "Ali" → "علي").
+_LETTER_NAMES = {"في": "V", "ان": "N", "او": "O"}
+_LAST_LATIN = re.compile(r"([A-Za-z][A-Za-z0-9'-]*)[^A-Za-z0-9]*$")
 MIN_SHORT = 30  # below this, not even a translation too short or cut is judged
 
 # A sentence end, or a closing quotation mark after a word: quoted speech often ends without a period inside.
@@ -74,6 +78,16 @@ _SENTENCE_END = re.compile(r"(?:[.!?؟…:]|(?<=\w)[\"”»])['\"”“’)\]»]
 
 def size(text: str) -> int:
     return sum(map(str.isalnum, text))
+
+
+def _spelled(src: str, word: str) -> bool:
+    """Whether a word a translation ends on spells out the Latin token the source ends on (``_LETTER_NAMES``)."""
+    if not (last := _LAST_LATIN.search(src)):
+        return False
+    token = last.group(1)
+    if len(token) >= 2 and token.isupper():
+        return token.endswith(_LETTER_NAMES.get(word, "?"))
+    return token[0].isupper() and skeleton(token, arabic=False) == skeleton(word, arabic=True) != ""
 
 
 def length_z(source_size: int, target_size: int) -> float:
@@ -349,7 +363,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
 
 def problems(src: str, tgt: str, kind: str = "text") -> list[tuple[str, str]]:
     """Normalised ``src`` and ``tgt``: ("sentences" | "length", detail) for each omission seen."""
-    if (dangling := _DANGLING.search(tgt)) and not _DANGLING_EN.search(src):
+    if (dangling := _DANGLING.search(tgt)) and not _DANGLING_EN.search(src) and not _spelled(src, dangling.group(1)):
         word = dangling.group(1)
         return [("length", f"the translation ends with '{word}', which leaves its phrase unfinished: its end seems cut")]
     source_size = size(src)

@@ -234,6 +234,17 @@ def test_a_translation_ending_on_a_preposition_was_cut():
     assert check_text("What is it caused by", "ما الذي يسببه") == []
 
 
+def test_a_translation_ending_on_an_acronym_or_name_spelled_in_arabic_is_complete():
+    # "في" is also the letter V, "إن" the letter N, "بين" the name Bean: the source ends on them.
+    assert check_text("Many of these patients are living with HIV", "يعيش كثير من هؤلاء المرضى مع إتش آي في") == []
+    assert check_text("He was interviewed live on CNN", "أُجريت معه مقابلة مباشرة على سي إن إن") == []
+    assert check_text("She played opposite Mr Bean", "أدت دورًا أمام مستر بين") == []
+    # The same words cut off a phrase where the source's last token is not spelled by them.
+    cut = "يعيش كثير من هؤلاء المرضى مع إتش آي في"
+    assert "length" in checks("Many of these patients are living with HIV in rural Africa", cut)
+    assert "length" in checks("He was interviewed live on CNN", "أُجريت معه مقابلة مباشرة في")
+
+
 def test_a_short_question_that_lost_its_question_mark():
     assert "sentences" in checks("How long will I need to take it?", "كم من الوقت سأحتاج")
 
