@@ -1,103 +1,154 @@
-"""20k items against the test server under one shared budget of 64 requests in flight: one run with all 64
-slots vs 8 shards ("partitions") running at once, each with 64 / 8 slots, as the ``llm`` resource's
-``pool_steps`` gives every step of the ``llm_endpoint`` pool.
+"""Items against the test server under one endpoint budget of 64 requests in flight: one unpartitioned run of the
+LLM stages vs a Dagster backfill of 8 partitions running at once.
 
-    .venv/bin/python bench/partitioned_budget.py [--items 20000] [--shards 8] [--concurrency 64] [--latency 0.2]
+    flock -x /tmp/bimed-quiet.lock .venv/bin/python bench/partitioned_budget.py --write \\
+        [--items 20000] [--shards 8] [--concurrency 64] [--latency 0.2] [--repeats 2]
 
-Each item is one request (a one-line translate prompt) through the project's LLM client with the cache off; the
-shards are separate processes, as a backfill's runs are. The server runs in its own process and reports the most
-requests it held at once (``max_in_flight``). Ideal = concurrency / latency. Writes
-bench/results/partitioned_budget.md.
+What runs is what the user runs: the project's ``chat_synthesis`` and ``translation`` assets
+(bench/partitioned_location.py), launched as an asset backfill (``bimed_assets.backfill.launch``, what the nightly
+sensor and ``python -m bimed_assets.backfill`` request) and run by a real ``dagster-daemon`` on a fresh instance
+(the project's dagster.yaml with room for every shard's run and LLM step at once). With ``--shards 8`` the steps
+are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, each with
+``concurrency / pool_steps`` = 64 / 8 HTTP slots; the unpartitioned layout is the same backfill with
+``llm.shards: 1``: one run with all 64 slots. Translation takes every item of the pool (``share`` 1.0, one round,
+no back-translation: one translate and one judge request per item); chat synthesis takes none (``share`` 0), so
+its step only reads the pool. The server runs in its own process and reports the most requests it held at once.
+Wall = first run created → last run ended (the instance's run records); sending = at the server, first arrival to
+last answer. Ideal = concurrency / latency. Writes bench/results/partitioned_budget.md with ``--write``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
+import yaml
+from dagster._core.execution.backfill import BulkActionStatus
+from incremental_rebuild import pool_of
 from llm_bench import server_stats, test_server, write_results
 
+from bimed_assets.backfill import backfill_subset, launch
+
+REPO = Path(__file__).resolve().parent.parent
+LOCATION = Path(__file__).with_name("partitioned_location.py")
 RESULTS = Path(__file__).resolve().parent / "results" / "partitioned_budget.md"
-SHARD = """
-import asyncio, sys
-from bimed_assets.llm.client import LLMClient, LLMConfig
-from bimed_assets.translation import prompts
-url, tag, first, last, slots = sys.argv[1:6]
-async def main():
-    config = LLMConfig(base_url=url, model="bench", api_key="k", concurrency=int(slots), timeout=60)
-    requests = [prompts.translate(str(i), {"question": f"Which drug is first line, case {tag}-{i}?"}, 1)
-                for i in range(int(first), int(last))]
-    async with LLMClient(config) as llm:
-        outcomes = await llm.run_many(requests)
-    print(sum(o.ok for o in outcomes))
-asyncio.run(main())
-"""
+BIN = Path(sys.executable).parent
+RUN_CONFIG = {"ops": {"chat_synthesis": {"config": {"share": 0.0}},
+                      "translation": {"config": {"share": 1.0, "max_rounds": 1, "back_translation": False}}}}
+DONE = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED,
+        BulkActionStatus.CANCELED)
 
 
-def run(items: int, shards: int, concurrency: int, latency: float, tag: str) -> dict:
-    with test_server("--latency", str(latency)) as url:
-        bounds = [items * k // shards for k in range(shards + 1)]
-        started = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", SHARD, url, tag, str(bounds[k]), str(bounds[k + 1]),
-                                   str(concurrency // shards)], stdout=subprocess.PIPE, text=True)
-                 for k in range(shards)]
-        answered = sum(int(proc.communicate()[0]) for proc in procs)
-        elapsed = time.perf_counter() - started
+def location_defs() -> dg.Definitions:
+    """The bench's code location, loaded afresh (it reads the layout from the environment)."""
+    spec = importlib.util.spec_from_file_location("partitioned_location", LOCATION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.defs
+
+
+def instance_home(home: Path, shards: int) -> None:
+    home.mkdir(parents=True)
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    config["concurrency"]["runs"]["max_concurrent_runs"] = max(shards, 2)
+    config["concurrency"]["pools"]["default_limit"] = shards  # the llm_endpoint pool: every shard's step at once
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+
+
+def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bimed-partitioned-") as scratch, \
+            test_server("--latency", str(latency)) as url:
+        work = Path(scratch)
+        (work / "var" / "assets").mkdir(parents=True)
+        pool_file = work / "var" / "assets" / "training_pool.parquet"  # where the IO manager reads it
+        pool.write_parquet(pool_file)
+        env = {**os.environ, "DAGSTER_HOME": str(work / "home"), "BIMED_VAR_DIR": str(work / "var"),
+               "BIMED_LLM_BASE_URL": url, "BIMED_LLM_SHARDS": str(shards), "BENCH_POOL": str(pool_file),
+               "BENCH_CONCURRENCY": str(concurrency), "BENCH_POOL_STEPS": str(shards)}
+        os.environ.update(env)
+        instance_home(work / "home", shards)
+        workspace = work / "workspace.yaml"
+        workspace.write_text(yaml.safe_dump({"load_from": [{"python_file": {
+            "relative_path": str(LOCATION), "working_directory": str(REPO), "location_name": "bench"}}]}))
+        defs = location_defs()
+        graph = defs.resolve_asset_graph()
+        keys = {key for key in graph.get_all_asset_keys() if key.to_user_string() != "training_pool"}
+        with dg.DagsterInstance.from_config(str(work / "home")) as instance, \
+                (work / "daemon.log").open("w") as log:
+            daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", str(workspace)], cwd=REPO, env=env,
+                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                backfill_id = launch(instance, backfill_subset(graph, keys), run_config=RUN_CONFIG)
+                while (status := instance.get_backfill(backfill_id).status) not in DONE:
+                    if daemon.poll() is not None:
+                        raise RuntimeError((work / "daemon.log").read_text()[-3000:])
+                    time.sleep(1)
+            finally:
+                daemon.terminate()
+                daemon.wait()
+            records = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            if status != BulkActionStatus.COMPLETED_SUCCESS:
+                raise RuntimeError(f"backfill {status}: {[r.dagster_run.status for r in records]}")
+            wall = max(r.end_time for r in records) - min(r.create_timestamp.timestamp() for r in records)
         stats = server_stats(url)
-    # At the server: from the first arrival to the last answer (the last arrival plus one latency), so without the
-    # processes' start-up (importing the project takes seconds of CPU each, 8 at once on a small machine).
     sending = stats["arrival_span"] + latency
-    return {"answered": answered, "seconds": elapsed, "rate": stats["received"] / elapsed,
+    return {"runs": len(records), "received": stats["received"], "wall": wall, "rate": stats["received"] / wall,
             "sending": sending, "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"]}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help=f"write {RESULTS.name}")
     args = parser.parse_args()
     ideal = args.concurrency / args.latency
+    pool = pool_of(args.items)
     load_before = os.getloadavg()[0]
+    layouts = {"one unpartitioned run": 1, f"backfill of {args.shards} partitions": args.shards}
     rows = []
-    for repeat in range(args.repeats):  # alternate, so that both see the same machine
-        rows.append(("one run", run(args.items, 1, args.concurrency, args.latency, f"one{repeat}")))
-        rows.append((f"{args.shards} shards at once", run(args.items, args.shards, args.concurrency, args.latency,
-                                                          f"sharded{repeat}")))
+    for _ in range(args.repeats):  # alternate, so that both layouts see the same machine
+        for name, shards in layouts.items():
+            rows.append((name, measure(pool, shards, args.concurrency, args.latency)))
+            print(name, rows[-1], flush=True)
+    medians = {name: {key: statistics.median(r[key] for n, r in rows if n == name) for key in rows[0][1]}
+               for name in layouts}
     lines = [
-        "# One endpoint budget: one run vs shards at once",
+        "# One endpoint budget: one unpartitioned run vs a backfill of partitions",
         "",
-        f"Command: `python bench/partitioned_budget.py {' '.join(sys.argv[1:])}`".strip(),
-        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, load average {load_before:.1f} before the run; test server "
-         f"in its own process on 127.0.0.1, latency {args.latency * 1000:.0f} ms. Ideal = {ideal:.0f} req/s."),
-        (f"Setup: {args.items} items of one request each, cache off; shards are separate processes, each with "
-         f"{args.concurrency} / {args.shards} = {args.concurrency // args.shards} slots (`pool_steps`)."),
+        f"Command: `{' '.join(['python bench/partitioned_budget.py', *sys.argv[1:]])}`",
+        (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, load average "
+         f"{load_before:.1f} before the run; test server in its own process on 127.0.0.1 (pipeline responder, "
+         f"{args.latency * 1000:.0f} ms a request); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+         f"Ideal = {ideal:.0f} req/s."),
+        (f"Setup: {args.items:,} items; the project's chat and translation assets as a Dagster asset backfill run by "
+         f"dagster-daemon; {args.shards} partitions each with {args.concurrency} / {args.shards} slots "
+         f"(`pool_steps`), the `llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
         "",
-        ("The shards are separate OS processes started by this script, each a client of its own, under one budget "
-         "of slots: what a backfill's runs do; they are not Dagster partitions (the LLM assets are not partitioned)."),
-        "",
-        ("| layout | answered | wall s | req/s over the wall | ratio to ideal | sending s (server) | req/s while "
-         "sending | ratio to ideal | server max in flight |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {row['answered']} | {row['seconds']:.1f} | {row['rate']:.1f} | {row['rate'] / ideal:.3f} "
-          f"| {row['sending']:.1f} | {row['sending_rate']:.1f} | {row['sending_rate'] / ideal:.3f} "
-          f"| {row['max_in_flight']} |" for name, row in rows),
-        *([] if args.repeats < 2 else [
-            "",
-            "Medians: " + "; ".join(
-                f"{name}: {statistics.median(r['rate'] for n, r in rows if n == name):.1f} req/s over the wall, "
-                f"{statistics.median(r['sending_rate'] for n, r in rows if n == name):.1f} while sending"
-                for name in dict.fromkeys(n for n, _ in rows))]),
+        ("| layout | runs | requests | wall s | req/s over the wall | ratio to ideal | sending s (server) | req/s "
+         "while sending | ratio to ideal | server max in flight |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {row['runs']:.0f} | {row['received']:.0f} | {row['wall']:.1f} | {row['rate']:.1f} | "
+          f"{row['rate'] / ideal:.3f} | {row['sending']:.1f} | {row['sending_rate']:.1f} | "
+          f"{row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} |"
+          for name, row in [*rows, *((f"**{n}, median of {args.repeats}**", m) for n, m in medians.items())]),
     ]
-    write_results(RESULTS, lines)
+    if args.write:
+        write_results(RESULTS, lines)
+    else:
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
