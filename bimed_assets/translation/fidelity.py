@@ -310,12 +310,15 @@ def _clip(text: str, limit: int = 80) -> str:
 
 # A short exclamation ("Remember?", "Another one?!") is often rendered without its question mark.
 _MIN_QUESTION_SIZE = 20
+# A question mark that asks: not clinical shorthand for "suspected" written before a word ("CXR: ?consolidation",
+# "?PE", rendered "اشتباه"), nor an uncertain reading marked "(?)", nor one inside a link ("page?id=3").
+_QUESTION = re.compile(r"(?<!\()\?+(?![A-Za-z0-9)=])")
 
 
 def _questions(src: str, tgt: str) -> list[tuple[str, str]]:
     if structure.size(src) < _MIN_QUESTION_SIZE:
         return []
-    questions, answered = src.count("?"), tgt.count("?") + tgt.count("؟")
+    questions, answered = len(_QUESTION.findall(src)), tgt.count("?") + tgt.count("؟")
     if answered < questions:
         return [("sentences", f"{questions} questions in the source, {answered} in the translation")]
     return []

@@ -264,6 +264,16 @@ def test_dropped_question():
     )
 
 
+def test_a_query_sign_before_a_word_is_no_question():
+    # Clinical shorthand: "?consolidation" is "suspected consolidation", "(?)" an uncertain reading.
+    source = "CXR showed ?consolidation in the right lower lobe (?aspiration)."
+    faithful = "أظهرت صورة الصدر اشتباهًا بتكثف في الفص السفلي الأيمن (يُحتمل أنه استنشاقي)."
+    assert check_text(source, faithful) == []
+    source = "Is ?pneumonia the likeliest diagnosis here? Start antibiotics now."
+    statement = "الاشتباه بالالتهاب الرئوي هو التشخيص الأرجح هنا. ابدأ المضادات الحيوية الآن."
+    assert ("sentences", "1 questions in the source, 0 in the translation") in details(check_text(source, statement))
+
+
 def test_added_sentences():
     source = "Rest at home and drink plenty of fluids. Take paracetamol if you have a fever."
     faithful = "استرح في المنزل واشرب الكثير من السوائل. وتناول الباراسيتامول إذا أصبت بالحمى."
