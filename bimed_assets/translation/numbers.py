@@ -121,6 +121,11 @@ _AR_WORDS = {normalize(k): v for k, v in _AR_WORDS.items()}
 _AR_DUALS = {normalize(k) for k in _AR_DUALS}
 
 
+# Typed in logical order, Arabic text often puts the percent sign first ("%50" shows as "50%" right to left);
+# not the sign of a number before it ("50% 60").
+_PERCENT_FIRST = re.compile(r"(?<![\d.,])(%)[ \t]?$")
+
+
 @dataclass
 class Token:
     """A number as written: the ways to read it (each a list of values) and the unit that follows."""
@@ -304,6 +309,9 @@ def read(text: str, *, arabic: bool) -> list[Token]:
     for token in tokens:
         if token.unit is None and (found := unit_at(text, token.end, arabic=arabic)):
             token.unit, token.unit_end = found
+        elif arabic and token.unit is None and (sign := _PERCENT_FIRST.search(text, max(token.start - 2, 0),
+                                                                               token.start)):
+            token.unit = unit_at(text, sign.start(1), arabic=True)[0]
         if not arabic and token.start and text[token.start - 1] in "$£€":
             token.unit = None  # money: "£125m" is 125 million pounds, not metres
     for first, second in pairwise(tokens):

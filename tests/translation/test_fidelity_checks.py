@@ -264,6 +264,13 @@ def test_dropped_question():
     )
 
 
+def test_a_percent_sign_typed_before_its_number():
+    source = "HbA1c fell below 7% in 45% of patients."
+    assert check_text(source, "انخفض HbA1c إلى أقل من %7 لدى ٪٤٥ من المرضى.") == []
+    assert "numbers" in {f.check for f in check_text(source, "انخفض HbA1c إلى أقل من %7 لدى ٪٥٤ من المرضى.")}
+    assert "units" in {f.check for f in check_text(source, "انخفض HbA1c إلى أقل من 7 لدى ٪٤٥ من المرضى.")}
+
+
 def test_a_query_sign_before_a_word_is_no_question():
     # Clinical shorthand: "?consolidation" is "suspected consolidation", "(?)" an uncertain reading.
     source = "CXR showed ?consolidation in the right lower lobe (?aspiration)."
