@@ -86,7 +86,8 @@ _AR_FRACTIONS = {
 # "2 readings"), a bare singular time or dose noun for one ("بعد أسبوع" = "after 1 week").
 _AR_DUALS = {
     stem + ending
-    for stem in ("يوم", "اسبوع", "شهر", "عام", "قرص", "طفل", "ولد", "ابن", "كوب", "لتر", "متر", "غرام", "جزء")
+    for stem in ("يوم", "اسبوع", "شهر", "عام", "قرص", "طفل", "ولد", "ابن", "كوب", "لتر", "متر", "غرام", "جزء",
+                 "مريض", "شخص", "دواء", "فحص", "اختبار", "نوع", "ضعف")  # "2 patients", "a 2-fold rise"
     for ending in ("ين", "ان")
 }
 _AR_SINGULARS = {

@@ -271,6 +271,12 @@ def test_a_percent_sign_typed_before_its_number():
     assert "units" in {f.check for f in check_text(source, "انخفض HbA1c إلى أقل من 7 لدى ٪٤٥ من المرضى.")}
 
 
+def test_two_written_as_a_dual():
+    source = "A 2-fold rise in troponin was seen in 2 patients."
+    assert check_text(source, "لوحظ ارتفاع التروبونين بمقدار ضعفين لدى مريضين.") == []
+    assert "numbers" in {f.check for f in check_text(source, "لوحظ ارتفاع التروبونين بمقدار ضعفين لدى 3 مرضى.")}
+
+
 def test_a_query_sign_before_a_word_is_no_question():
     # Clinical shorthand: "?consolidation" is "suspected consolidation", "(?)" an uncertain reading.
     source = "CXR showed ?consolidation in the right lower lobe (?aspiration)."

@@ -112,6 +112,8 @@ def test_arabic_counted_nouns():
     assert target("متوسط قراءتين") == [("2", None)]  # a regular feminine dual
     assert target("بيوم أو يومين") == [("1", "day"), ("2", "day")]
     assert target("البروتين والكرياتين") == []  # words that only end like a dual
+    assert target("لدى مريضين") == [("2", None)]
+    assert target("ارتفاع بمقدار ضعفين") == [("2", None)]
 
 
 def test_ambiguous_separators_are_read_for_what_the_source_has():
