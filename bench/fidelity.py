@@ -628,7 +628,8 @@ def blind_spots(report: Report) -> str:
         "than a missing sentence would, so such a text is judged by length alone, and a faithful one a little "
         f"short may be flagged (most of the {report.paragraphs_flagged - report.paragraphs_inherited} flagged "
         "paragraphs that hold no flagged line)."),
-        ("- **A cut tail that still looks finished**: it ends on a complete word (not \"عن\", \"في\", \"و\"), or "
+        ("- **A cut tail that still looks finished**: it ends on a complete word (not \"عن\", \"في\", \"و\", "
+        "unless that word spells the acronym or short name the source ends on: \"إتش آي في\" for HIV), or "
         "the text was long anyway (NTREX-128, no number in the cut part: "
         f"{rate(real, real_detail, 'last third cut', 'without numbers')})."),
         ("- **A changed number the translation can also read elsewhere**: the translation is read leniently "
