@@ -7,8 +7,10 @@ that backfill (one run per shard), and the corpus it builds holds the same rows 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -163,30 +165,102 @@ def test_a_backfill_of_the_shards_builds_the_corpus_an_unpartitioned_run_builds(
         server.stop()
 
 
-def _run_backfill(tmp_path: Path, monkeypatch, defs: dg.Definitions) -> tuple[str, dg.DagsterInstance]:
-    """A real ``dagster-daemon`` on a fresh instance (the project's dagster.yaml, with room for every shard's run
-    and LLM step at once) runs a backfill of the corpus graph; returns once it completed."""
+@contextlib.contextmanager
+def _daemon(tmp_path: Path, monkeypatch):
+    """A real ``dagster-daemon`` on a fresh instance: the project's dagster.yaml, with room for every shard's run
+    and LLM step at once. Yields the instance and a function that waits for a backfill to end."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     config["concurrency"]["runs"]["max_concurrent_runs"] = SHARDS
     config["concurrency"]["pools"]["default_limit"] = SHARDS
+    config["run_monitoring"]["poll_interval_seconds"] = 1  # a killed run is failed in a second, not 30
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    env = dict(os.environ)
-    instance = dg.DagsterInstance.from_config(str(home))
     log = tmp_path / "daemon.log"
-    with log.open("w") as out:
+    with dg.DagsterInstance.from_config(str(home)) as instance, log.open("w") as out:
         daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO,
-                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+                                  env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def wait(what: str, condition):
+            return _wait(what, condition, daemon, log)
+
+        def backfill_ends(backfill_id: str) -> BulkActionStatus:
+            done = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)
+            return wait(f"backfill {backfill_id} to end",
+                        lambda: (status := instance.get_backfill(backfill_id).status) in done and status)
+
+        try:
+            yield instance, wait, backfill_ends
+        finally:
+            daemon.terminate()
+            daemon.wait()
+
+
+def _run_backfill(tmp_path: Path, monkeypatch, defs: dg.Definitions) -> tuple[str, dg.DagsterInstance]:
+    """A backfill of the corpus graph, run by a real daemon to its end."""
+    with _daemon(tmp_path, monkeypatch) as (instance, _, backfill_ends):
         graph = defs.resolve_asset_graph()
         backfill_id = launch(instance, backfill_subset(graph, CORPUS_SELECTION.resolve(graph)))
-        done = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)
-        status = _wait("the backfill to end", lambda: (s := instance.get_backfill(backfill_id).status) in done and s,
-                       daemon, log)
-        assert status == BulkActionStatus.COMPLETED_SUCCESS, log.read_text()[-3000:]
+        assert backfill_ends(backfill_id) == BulkActionStatus.COMPLETED_SUCCESS, (tmp_path / "daemon.log").read_text()[-3000:]
+    return backfill_id, dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"])
+
+
+def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
+    return records[0].event_log_entry.dagster_event.pid if records else None
+
+
+def _translating(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid of the process running the run's translation step, once it started (the multiprocess executor
+    runs each step in a child of the run's worker)."""
+    starts = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return next((record.event_log_entry.dagster_event.pid for record in starts
+                 if record.event_log_entry.step_key == "translation"), None)
+
+
+def test_a_killed_shard_reruns_alone_and_repays_at_most_its_calls_in_flight(sources, tmp_path, monkeypatch):
+    """SIGKILL one shard's run process while it translates; a backfill of that shard alone finishes it. The LLM
+    cache kept every answer as it arrived, so the server sees again at most the requests that shard had in flight:
+    ``concurrency / pool_steps`` of them."""
+    responder = ChatResponder(leaky=0.5, fallback=CipherResponder(flawed=0.3))
+    server = OpenAITestServer(ServerConfig(responder=responder, latency=0.5)).start()  # a shard sends for a while
+    slots = 2
+    for name, value in {"BIMED_LLM_BASE_URL": server.url, "BIMED_VAR_DIR": str(tmp_path / "var"),
+                        "BIMED_REVIEW_DB": f"sqlite:///{tmp_path / 'review.sqlite'}",
+                        "BIMED_LLM_CONCURRENCY": str(slots * SHARDS), "BIMED_LLM_POOL_STEPS": str(SHARDS)}.items():
+        monkeypatch.setenv(name, value)
+    try:
+        defs = _defs(monkeypatch, SHARDS)
+        graph = defs.resolve_asset_graph()
+        shard_steps = {key for key in graph.get_all_asset_keys() if graph.get(key).partitions_def}
+        with _daemon(tmp_path, monkeypatch) as (instance, wait, backfill_ends):
+            # The graph up to the shards (whole source multi-assets: they cannot be split), nothing downstream.
+            downstream = dg.AssetSelection.assets(*shard_steps).downstream().resolve(graph) - shard_steps
+            first = launch(instance, backfill_subset(graph, CORPUS_SELECTION.resolve(graph) - downstream))
+            victim = "02"
+            run_id, step_pid = wait("shard 02's run translating", lambda: next((
+                (run.run_id, pid) for run in instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": first,
+                                                                                    "dagster/partition": victim}))
+                if (pid := _translating(instance, run.run_id))), None))
+            received = server.stats().received.total()
+            wait("more requests at the server", lambda: server.stats().received.total() > received + slots)
+            for pid in (_worker_pid(instance, run_id), step_pid):  # the run's worker and its sending step
+                os.kill(pid, signal.SIGKILL)
+            assert backfill_ends(first) != BulkActionStatus.COMPLETED_SUCCESS
+            others = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": first}))
+            assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in others
+                       if run.tags.get("dagster/partition") != victim)
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE  # run monitoring's verdict
+
+            before = server.stats().received
+            again = launch(instance, backfill_subset(graph, shard_steps, partitions=[victim]))
+            assert backfill_ends(again) == BulkActionStatus.COMPLETED_SUCCESS
+            reruns = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": again}))
+            assert [run.tags.get("dagster/partition") for run in reruns] == [victim]  # that shard only
+            after = server.stats().received
+        repaid = [key for key in after if before[key] and after[key] > before[key]]
+        assert len(repaid) <= slots, repaid
+        assert after.total() > before.total()  # the shard's items not asked before the kill were asked now
     finally:
-        daemon.terminate()
-        daemon.wait()
-    return backfill_id, instance
+        server.stop()

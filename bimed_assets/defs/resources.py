@@ -67,12 +67,17 @@ class LLMResource(dg.ConfigurableResource):
 
 
 def llm_from_env() -> LLMResource:
-    """The live endpoint when BIMED_LLM_BASE_URL is set (key from BIMED_LLM_API_KEY), else replay."""
+    """The live endpoint when BIMED_LLM_BASE_URL is set (key from BIMED_LLM_API_KEY), else replay; budget from
+    BIMED_LLM_CONCURRENCY and BIMED_LLM_POOL_STEPS when set."""
     live = {"base_url": os.environ["BIMED_LLM_BASE_URL"]} if os.environ.get("BIMED_LLM_BASE_URL") else {}
     if os.environ.get("BIMED_LLM_MODEL"):
         live["model"] = os.environ["BIMED_LLM_MODEL"]
     if os.environ.get("BIMED_LLM_LIMITER_URL"):
         live["limiter_url"] = os.environ["BIMED_LLM_LIMITER_URL"]
+    # The endpoint's budget and its split, set beside the pool's limit (dagster.yaml) for every run of a backfill.
+    for name in ("concurrency", "pool_steps"):
+        if os.environ.get(f"BIMED_LLM_{name.upper()}"):
+            live[name] = int(os.environ[f"BIMED_LLM_{name.upper()}"])
     if os.environ.get("BIMED_LLM_API_KEY"):
         live["api_key"] = dg.EnvVar("BIMED_LLM_API_KEY")
     return LLMResource(**live)
