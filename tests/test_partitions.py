@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import dagster as dg
 import polars as pl
 import pytest
 import yaml
+from daemon_helpers import wait_for
 from dagster._core.execution.backfill import BulkActionStatus
 
 from bimed_assets import settings
@@ -119,17 +119,6 @@ def _corpus(var: Path) -> pl.DataFrame:
     return pl.read_parquet(var / "corpus/bimed_corpus.parquet").sort("id")
 
 
-def _wait(what: str, condition, daemon: subprocess.Popen, log: Path):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if daemon.poll() is not None:
-            raise AssertionError(f"dagster-daemon exited while waiting for {what}:\n{log.read_text()[-3000:]}")
-        if result := condition():
-            return result
-        time.sleep(1)
-    raise AssertionError(f"not within {WAIT_S} s: {what}\n{log.read_text()[-3000:]}")
-
-
 def test_a_backfill_of_the_shards_builds_the_corpus_an_unpartitioned_run_builds(sources, tmp_path, monkeypatch):
     responder = ChatResponder(leaky=0.5, fallback=CipherResponder(flawed=0.3))
     server = OpenAITestServer(ServerConfig(responder=responder)).start()
@@ -183,7 +172,7 @@ def _daemon(tmp_path: Path, monkeypatch):
                                   env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
         def wait(what: str, condition):
-            return _wait(what, condition, daemon, log)
+            return wait_for(what, condition, daemon, log, WAIT_S, poll_s=1)
 
         def backfill_ends(backfill_id: str) -> BulkActionStatus:
             done = (BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED)

@@ -12,11 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
 import yaml
+from daemon_helpers import wait_for
 from dagster._core.launcher import WorkerStatus
 
 from bimed_assets.run_launcher import process_alive
@@ -27,17 +27,6 @@ LOCATION = Path(__file__).with_name("run_monitoring") / "location.py"
 # Every wait below ends as soon as its condition holds; the bound only reports a stuck daemon. It allows for the
 # schedule's next minute boundary and a slow start of the daemon's code server on a loaded machine.
 WAIT_S = 300
-
-
-def wait_for(what: str, condition, daemon: subprocess.Popen, log: Path):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if daemon.poll() is not None:
-            raise AssertionError(f"dagster-daemon exited while waiting for {what}:\n{log.read_text()[-3000:]}")
-        if result := condition():
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"not within {WAIT_S} s: {what}\n{log.read_text()[-3000:]}")
 
 
 def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -73,18 +62,19 @@ def test_a_killed_run_is_failed_and_the_next_scheduled_run_launches(tmp_path, mo
             assert len(stuck) == 2
             pids = wait_for("both stuck runs started by the queue", lambda: (
                 all(instance.get_run_by_id(r).status == dg.DagsterRunStatus.STARTED for r in stuck)
-                and all(pids := [worker_pid(instance, r) for r in stuck]) and pids), daemon, log)
+                and all(pids := [worker_pid(instance, r) for r in stuck]) and pids), daemon, log, WAIT_S)
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
 
-            wait_for("the killed workers gone", lambda: not any(process_alive(pid) for pid in pids), daemon, log)
+            wait_for("the killed workers gone", lambda: not any(process_alive(pid) for pid in pids), daemon, log,
+                     WAIT_S)
             # What run monitoring asks the launcher about each killed run: its worker is gone.
             for run_id in stuck:
                 health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run_id))
                 assert health.status == WorkerStatus.FAILED and "is gone" in health.msg, health
 
             wait_for("the killed runs marked failed", lambda: all(
-                instance.get_run_by_id(r).status == dg.DagsterRunStatus.FAILURE for r in stuck), daemon, log)
+                instance.get_run_by_id(r).status == dg.DagsterRunStatus.FAILURE for r in stuck), daemon, log, WAIT_S)
             # Two watchers race to say why: the monitor (the worker "is gone") and, while it still runs, the code
             # server that spawned the worker ("Run execution process ... signal"); either must be in the run's log.
             assert any(reason in (entry.message or "") + (entry.user_message or "")
@@ -92,7 +82,7 @@ def test_a_killed_run_is_failed_and_the_next_scheduled_run_launches(tmp_path, mo
 
             scheduled = wait_for("a scheduled run of nightly finished", lambda: [
                 r for r in instance.get_runs(dg.RunsFilter(job_name="nightly"))
-                if r.status == dg.DagsterRunStatus.SUCCESS], daemon, log)
+                if r.status == dg.DagsterRunStatus.SUCCESS], daemon, log, WAIT_S)
             assert scheduled[0].tags.get("dagster/schedule_name") == "every_minute"
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
