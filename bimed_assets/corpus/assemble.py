@@ -15,8 +15,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from bimed_assets.corpus import formatting
-from bimed_assets.corpus.dedup import (DEFAULT_DEDUP, DedupConfig, contamination_removals, find_removals,
-                                      screened_texts, text_key)
+from bimed_assets.corpus.dedup import (
+    DEFAULT_DEDUP,
+    DedupConfig,
+    contamination_removals,
+    find_removals,
+    screened_texts,
+    text_key,
+)
 from bimed_assets.corpus.mix import DEFAULT_MIX, MixConfig, choose, first_language
 from bimed_assets.corpus.text import normalise
 from bimed_assets.schema import RECORD_SCHEMA

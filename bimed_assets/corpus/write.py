@@ -59,8 +59,9 @@ class HFDatasetWriter:
         self.writer, self.shard_bytes = None, 0
 
     def close(self, fingerprint: str) -> Path:
-        import datasets
         from dataclasses import asdict
+
+        import datasets
 
         if self.writer is None and not self.shards:  # no rows: one empty shard, as save_to_disk writes
             self.write(self.features.arrow_schema.empty_table())

@@ -19,7 +19,9 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from bimed_assets.defs import schedules  # the module, not its objects: the defs folder loads what a module holds
+from bimed_assets.defs import (
+    schedules,  # the module, not its objects: the defs folder loads what a module holds
+)
 from bimed_assets.llm.shards import in_shard, shard_keys
 
 # The multi-assets (by op name) that call the LLM endpoint per item.
@@ -49,7 +51,8 @@ def partition_llm_steps(defs: dg.Definitions, count: int) -> dg.Definitions:
         assets=[partitioned(assets_def) for assets_def in defs.assets or ()], asset_checks=defs.asset_checks,
         schedules=[schedule for schedule in defs.schedules or ()
                    if schedule.name != schedules.nightly_corpus_rebuild.name],
-        sensors=[*(defs.sensors or ()), schedules.nightly_backfill(schedules.nightly_corpus_rebuild)], jobs=defs.jobs, resources=defs.resources,
+        sensors=[*(defs.sensors or ()), schedules.nightly_backfill(schedules.nightly_corpus_rebuild)],
+        jobs=defs.jobs, resources=defs.resources,
         executor=defs.executor, loggers=defs.loggers, metadata=defs.metadata, component_tree=defs.component_tree)
 
 

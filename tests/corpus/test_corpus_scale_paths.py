@@ -70,7 +70,7 @@ def test_arabic_share_in_polars_equals_python():
 def test_facts_hold_the_rules_on_defects(sample):
     corpus = assemble(sample["training_pool"], sample["evaluation_sets"], sample["accepted_translations"]).corpus
     system = pl.struct(role=pl.lit("system"), content=pl.lit("s"))
-    turn = lambda role, text: pl.struct(role=pl.lit(role), content=pl.lit(text))  # noqa: E731
+    turn = lambda role, text: pl.struct(role=pl.lit(role), content=pl.lit(text))
     cases = {
         "ok": pl.concat_list(system, turn("user", "q"), turn("assistant", "a")),
         "swapped": pl.concat_list(system, turn("assistant", "a"), turn("user", "q")),
