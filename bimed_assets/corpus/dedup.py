@@ -212,6 +212,11 @@ def _text_words(train: pl.DataFrame, vocab: pl.DataFrame, stems: pl.DataFrame, c
     return pl.concat(parts), pl.concat(exact).unique()
 
 
+def _texts(start: int, count: int) -> pl.Expr:
+    """The rows of training texts ``start`` to ``start + count - 1`` (by ``doc``): one chunk of them."""
+    return pl.col("doc").is_between(start, start + count, closed="left")
+
+
 def _run_matches(runs: pl.DataFrame, words: pl.DataFrame, text_words: pl.DataFrame, facts: pl.DataFrame
                  ) -> pl.DataFrame:
     """``doc``, ``q``, ``contained``, ``rule`` = ``run``: the candidates ``runs`` (``doc``, ``q``) that hold their
@@ -311,9 +316,8 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
 
     # Which uncommon question words each text holds, one chunk of texts at a time (a text is in one chunk): the
     # joins below then work on a chunk's rows, not on every text's at once (~1 GB less at 1.31M records).
-    present_parts = [text_words.filter(~pl.col("common") & pl.col("doc").is_between(
-        start, start + config.chunk, closed="left")).select("doc", "wid").unique()
-        for start in range(0, train.height, config.chunk)]
+    chunks = [_texts(start, config.chunk) for start in range(0, train.height, config.chunk)]
+    present_parts = [text_words.filter(~pl.col("common") & chunk).select("doc", "wid").unique() for chunk in chunks]
     doc_freq = pl.concat([part.group_by("wid").len("n") for part in present_parts]).group_by("wid").agg(
         pl.col("n").sum())
     # Rarest first by the training texts' own counts: any order is correct, the rarest gives fewest candidates.
@@ -350,11 +354,9 @@ def find_contamination(train: pl.DataFrame, evaluation: pl.DataFrame,
     # The run test pairs every word of a candidate's question with its places in the text: done for the texts of
     # one chunk at a time, its working memory is a chunk's (at 1.31M records, all at once added ~2.4 GB to the
     # peak of the whole corpus build).
-    for start in range(0, train.height, config.chunk):
-        part = runs.filter(pl.col("doc").is_between(start, start + config.chunk, closed="left"))
-        if not part.is_empty():
-            found.append(_run_matches(part, words, text_words.filter(
-                pl.col("doc").is_between(start, start + config.chunk, closed="left")), facts))
+    for chunk in chunks:
+        if not (part := runs.filter(chunk)).is_empty():
+            found.append(_run_matches(part, words, text_words.filter(chunk), facts))
 
     best = pl.concat(found, how="vertical_relaxed").sort("doc", "contained", "q", descending=[False, True, False]
                                                         ).unique("doc", keep="first")
