@@ -153,6 +153,15 @@ def parse(data: Mapping | None, base: Path = PROJECT_ROOT, origin: str | None = 
     return ProjectSettings(SourceFiles(**sources), CorpusSettings(**corpus), data.get("caps"), llm, origin)
 
 
+def env_whole_number(name: str) -> int | None:
+    """The environment variable ``name`` as a whole number of at least 1; None when unset or empty."""
+    if not (value := os.environ.get(name, "").strip()):
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def load() -> ProjectSettings:
     """The project's settings: the config file (if any), then ``BIMED_SOURCE_ROOT`` over ``sources.root`` and
     ``BIMED_LLM_SHARDS`` over ``llm.shards``."""
@@ -162,6 +171,6 @@ def load() -> ProjectSettings:
     if root := os.environ.get("BIMED_SOURCE_ROOT"):
         sources = SourceFiles(root=root, locations=settings.sources.locations, left_out=settings.sources.left_out)
         settings = replace(settings, sources=sources)
-    if shards := os.environ.get("BIMED_LLM_SHARDS"):
-        settings = replace(settings, llm=LLMSettings(shards=int(shards)))
+    if shards := env_whole_number("BIMED_LLM_SHARDS"):
+        settings = replace(settings, llm=LLMSettings(shards=shards))
     return settings

@@ -110,3 +110,12 @@ def test_a_licence_subset_leaves_the_other_sources_out():
     assert left_out["medical_meadow"] == "licence kind copyleft is not in corpus.licences"
     assert left_out_sources(settings.CorpusSettings(), settings.SourceFiles(left_out=["medqa"])) == {
         "medqa": "left out in the configuration (sources.left_out)"}
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "four", "2.5"])
+def test_a_count_in_the_environment_that_is_not_a_whole_number_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("BIMED_LLM_SHARDS", value)
+    with pytest.raises(ValueError, match=rf"BIMED_LLM_SHARDS='{value}': expected a whole number of at least 1"):
+        settings.load()
+    monkeypatch.setenv("BIMED_LLM_SHARDS", " 4 ")
+    assert settings.env_whole_number("BIMED_LLM_SHARDS") == 4

@@ -8,6 +8,7 @@ from pydantic import Field
 from bimed_assets.llm.client import LLMConfig
 from bimed_assets.llm.pricing import DEFAULT_PRICES
 from bimed_assets.paths import SAMPLE_DATA, var_dir
+from bimed_assets.settings import env_whole_number
 
 RECORDINGS = SAMPLE_DATA / "llm_recordings"  # one JSON Lines file per pipeline step
 # The Dagster concurrency pool of the steps that call the LLM endpoint: its limit (dagster.yaml, the UI or
@@ -76,8 +77,8 @@ def llm_from_env() -> LLMResource:
         live["limiter_url"] = os.environ["BIMED_LLM_LIMITER_URL"]
     # The endpoint's budget and its split, set beside the pool's limit (dagster.yaml) for every run of a backfill.
     for name in ("concurrency", "pool_steps"):
-        if os.environ.get(f"BIMED_LLM_{name.upper()}"):
-            live[name] = int(os.environ[f"BIMED_LLM_{name.upper()}"])
+        if (value := env_whole_number(f"BIMED_LLM_{name.upper()}")) is not None:
+            live[name] = value
     if os.environ.get("BIMED_LLM_API_KEY"):
         live["api_key"] = dg.EnvVar("BIMED_LLM_API_KEY")
     return LLMResource(**live)
