@@ -52,7 +52,8 @@ class Attempt:
     chrf: float | None = None
     score: float | None = None  # combined; None when fidelity failed and the scorers were skipped
     passed: bool = False
-    # What the checks flag without failing (a negation in one language only), given to the judge to verify:
+    # What the checks flag without failing (a negation in one language only, a question not asked, an addition),
+    # given to the judge to verify:
     # "<signal>: <field>: <detail>"
     signals: list[str] = field(default_factory=list)
 

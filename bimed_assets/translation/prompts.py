@@ -40,11 +40,13 @@ wrong option order, grammar), each as one short English sentence that names the 
 there is none. Return JSON: {"score": <0-100>, "errors": [<string>, ...]}."""
 
 # Added to the judge's request when the checks flag something they cannot decide (a negation in one language
-# only): often a false alarm, since Arabic may negate with a word ("غير طبيعي" for "abnormal").
+# only, a question not asked, a translation that seems to add): often a false alarm, since Arabic may negate with
+# a word ("غير طبيعي" for "abnormal") and translators render rhetorical questions as statements.
 SIGNALS_NOTE = """\
 Automatic checks flagged the following for you to verify. They are often false alarms (Arabic may express a \
-negation with a word such as غير or عدم, or English with a prefix); list one as an error only if the \
-translation really changes the meaning:"""
+negation with a word such as غير or عدم, or English with a prefix; a translator may render a rhetorical \
+question as a statement, or explain a name at more length); list one as an error only if the translation \
+really changes the meaning, leaves something out or adds something the source does not say:"""
 
 BACK_TRANSLATOR = """\
 You are a professional translator from Arabic into English. You receive a JSON document; return the same \

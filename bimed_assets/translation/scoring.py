@@ -44,8 +44,8 @@ def fidelity_failures(doc: dict[str, Any], translation: dict[str, Any]) -> list[
 
 
 def fidelity_signals(doc: dict[str, Any], translation: dict[str, Any]) -> list[str]:
-    """What the checks flag without failing the item (a negation in one language only), "<signal>: <field>:
-    <detail>", for the LLM judge to verify and the reviewer to see."""
+    """What the checks flag without failing the item (a negation in one language only, a question not asked, an
+    addition), "<signal>: <field>: <detail>", for the LLM judge to verify and the reviewer to see."""
     return [f"{s.name}: {s}" for s in fidelity.item_signals(doc, translation)]
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from bimed_assets.translation import Failure, check_item, check_text, feedback
+from bimed_assets.translation.fidelity import text_signals
 
 VIGNETTE = (
     "A 45-year-old man presents with chest pain for three days. His blood pressure is 150/95 mmHg and his "
@@ -284,27 +285,40 @@ def test_a_query_sign_before_a_word_is_no_question():
     assert check_text(source, faithful) == []
     source = "Is ?pneumonia the likeliest diagnosis here? Start antibiotics now."
     statement = "الاشتباه بالالتهاب الرئوي هو التشخيص الأرجح هنا. ابدأ المضادات الحيوية الآن."
-    assert ("sentences", "1 questions in the source, 0 in the translation") in details(check_text(source, statement))
+    signals = [(s.name, s.detail) for s in text_signals(source, statement)]
+    assert signals == [("questions", "1 questions in the source, 0 in the translation")]
 
 
-def test_added_sentences():
+def test_a_question_rendered_as_a_statement_is_a_signal():
+    # A rhetorical question a translator turns into a statement keeps its length: the judge verifies it.
+    source = "Why does this matter? Because the dose must be halved in kidney failure."
+    statement = "ولهذا الأمر أهمية كبيرة. إذ يجب خفض الجرعة إلى النصف في حالات الفشل الكلوي."
+    assert check_text(source, statement) == []
+    assert [s.name for s in text_signals(source, statement)] == ["questions"]
+    # The question left out shortens the translation: a failure.
+    dropped = "يجب خفض الجرعة إلى النصف في حالات الفشل الكلوي."
+    assert ("sentences", "1 questions in the source, 0 in the translation") in details(check_text(source, dropped))
+
+
+def test_added_sentences_are_a_signal():
+    # An addition is none of the omissions and changes the checks must catch, and a faithful translation that
+    # explains a name can look added: the judge and the reviewer verify it.
     source = "Rest at home and drink plenty of fluids. Take paracetamol if you have a fever."
     faithful = "استرح في المنزل واشرب الكثير من السوائل. وتناول الباراسيتامول إذا أصبت بالحمى."
-    assert check_text(source, faithful) == []
+    assert check_text(source, faithful) == [] and text_signals(source, faithful) == []
     added = faithful + " وإذا استمرت الأعراض أسبوعًا فراجع الطبيب لإجراء صورة شعاعية للصدر."
-    assert details(check_text(source, added)) == [
-        (
-            "sentences",
-            ("2 sentences in the source, 3 in the translation, which is 1.9× the source's length: a sentence "
-            "seems added"),
-        )
+    assert check_text(source, added) == []
+    assert [(s.name, s.detail) for s in text_signals(source, added)] == [
+        ("additions", ("2 sentences in the source, 3 in the translation, which is 1.9× the source's length: a "
+                       "sentence seems added"))
     ]
     padded = (
         added + " واحرص على النوم الكافي وتجنّب الإجهاد وممارسة الرياضة العنيفة حتى تتعافى تمامًا من المرض."
     )
-    assert details(check_text(source, padded)) == [
-        ("length", ("the translation is 3.1× the length of the source, longer than translations of this length "
-                   "ever are"))
+    assert check_text(source, padded) == []
+    assert [(s.name, s.detail) for s in text_signals(source, padded)] == [
+        ("additions", ("the translation is 3.1× the length of the source, longer than translations of this "
+                       "length ever are"))
     ]
 
 

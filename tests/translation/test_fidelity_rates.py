@@ -3,12 +3,12 @@
 On the shipped sets (TICO-19 and the team's faithful translations): ≤ 1% false alarms (none on the fixtures);
 ≥ 97% of changed numbers, codes, doses and units caught; ≥ 95% of dropped sentences; ≥ 80% of cut last thirds.
 On NTREX-128's held-out half (real professional news translations, read from the shared real-data folder),
-bounds a little under this run's rates, which bench/results/fidelity.md states: 0.7% false alarms on lines
+bounds a little under this run's rates, which bench/results/fidelity.md states: 0.4% false alarms on lines
 (bound 1%), changed numbers 97.4% (bound 96%: a few more held-out numbers hidden by the lenient reading would
-cross 97%), dropped sentences 94.8% (bound 93%; the target of 95% is not met there), a cut last third 87%;
-the derived three-line paragraphs 2.5% false alarms (bound 3.5%; each inherits its lines' false alarms).
-Swapped options and unrelated fluent Arabic are the documented blind spots; the negation signal is measured,
-not bounded beyond its cost.
+cross 97%), dropped sentences 95.0% (bound 93%: exactly the target, with no margin), a cut last third 86.5%;
+the derived three-line paragraphs 0.9% false alarms (bound 1.5%: one more would cross 1%; each inherits its
+lines' false alarms). Swapped options and unrelated fluent Arabic are the documented blind spots; the signals
+are measured, not bounded beyond the negation signal's cost.
 """
 
 import importlib.util
@@ -82,7 +82,7 @@ def test_real_translations(real_report):
     assert held_out.rate <= 0.01, held_out.examples
     assert real_report.false_alarms["ntrex128/calibration"].rate <= 0.01
     paragraphs = real_report.false_alarms["ntrex128/paragraphs"]
-    assert paragraphs.rate <= 0.035, paragraphs.examples
+    assert paragraphs.rate <= 0.015, paragraphs.examples
     # News numbers hide behind lenient readings of the translation (a "الأربع كرات" for "fourballs" stands
     # for a 4, a decade is not required): 97.4% of changed numbers, listed in bench/results/fidelity.md.
     _check_catches(real_report.real_catches, 0.93, exact_bound=0.96)
@@ -93,4 +93,4 @@ def test_negation_signal_is_measured(real_report):
     removed = real_report.signal_catches[("ntrex128", "removed")]
     assert added.total >= 100 and removed.total >= 100
     assert added.rate >= 0.5 and removed.rate >= 0.4
-    assert real_report.signal_alarms["ntrex128"].rate <= 0.08  # its cost, reported to the judge as a hint
+    assert real_report.signal_alarms[("ntrex128", "negation")].rate <= 0.08  # its cost, reported to the judge as a hint

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bimed_assets.translation import check_text
+from bimed_assets.translation import check_item, check_text
 from bimed_assets.translation.fidelity import item_signals, text_signals
 
 SOURCE = (
@@ -105,6 +105,16 @@ def test_item_signals_name_their_field():
     assert [(s.name, s.field) for s in signals] == [("negation", "question")]
     chat = [{"role": "user", "content": "I never smoked."}]
     assert [s.field for s in item_signals(chat, [{"role": "user", "content": "دخنت."}])] == ["[0]"]
+
+
+def test_an_addition_is_a_signal_where_the_field_is_long_enough_to_tell():
+    # A short option explained at length is common ("CDC" → "مراكز مكافحة الأمراض والوقاية منها"); an answer with
+    # a sentence more is shown to the judge, and neither fails the item.
+    source = {"options": {"A": "CDC", "B": "WHO"}, "answer": "Rest at home and drink plenty of fluids."}
+    target = {"options": {"A": "مراكز مكافحة الأمراض والوقاية منها في الولايات المتحدة", "B": "منظمة الصحة العالمية"},
+              "answer": "استرح في المنزل واشرب الكثير من السوائل. وإذا استمرت الحمى أسبوعًا فراجع الطبيب فورًا."}
+    assert check_item(source, target) == []
+    assert [(s.name, s.field) for s in item_signals(source, target)] == [("additions", "answer")]
 
 
 # --- sentence alignment ----------------------------------------------------------------------------

@@ -139,8 +139,9 @@ def failures_by_field(failures: list[Any], document: Mapping[str, Any]) -> dict[
 
 
 def signals_by_field(document: Mapping[str, Any], translation: Mapping[str, Any]) -> dict[str, list[str]]:
-    """What the fidelity checks flag without failing (a negation in one language only) in ``translation``, keyed
-    like ``failures_by_field``: for the reviewer to verify, since the checks cannot decide it."""
+    """What the fidelity checks flag without failing (a negation in one language only, a question not asked, a
+    translation that seems to add to its source) in ``translation``, keyed like ``failures_by_field``: for the
+    reviewer to verify, since the checks cannot decide it."""
     return failures_by_field([_Flag(s.field, s.name, s.detail) for s in fidelity.item_signals(document, translation)],
                              document)
 
