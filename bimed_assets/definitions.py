@@ -1,4 +1,5 @@
-"""The bimed code location: every ``defs/`` domain folder, plus the policy and resources that apply to all."""
+"""The bimed code location: every ``defs/`` domain folder, plus the policy (how steps run) and resources that
+apply to all."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bimed_assets.defs.partitions import partition_llm_steps
 from bimed_assets.defs.resources import llm_from_env
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.defs.training.launcher import launcher_from_env
+from bimed_assets.executors import step_executor
 from bimed_assets.paths import asset_storage_dir
 
 # Progress bars (the datasets export, Great Expectations' metrics) are noise in a run's log: every step says what
@@ -25,20 +27,6 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration", category=dg.BetaWarning)
 # The LLM steps' outputs carry content hashes as data versions (a parameter Dagster marks beta), every run.
 warnings.filterwarnings("ignore", message="Parameter `data_version`", category=dg.BetaWarning)
-
-
-def step_executor(on_bundled_sample: bool) -> dg.ExecutorDefinition:
-    """How the main job runs its steps: ``BIMED_EXECUTOR`` = ``in_process`` or ``multiprocess``.
-
-    Default: in one process on the bundled sample, where starting a Python process per step (~2 s each, 30+
-    steps) costs several times the work itself (bench/results/sample_build.md); one process per step on real
-    data, where steps run for minutes and independent ones should use every core.
-    """
-    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if on_bundled_sample else "multiprocess")
-    executors = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-    if kind not in executors:
-        raise ValueError(f"BIMED_EXECUTOR={kind!r}: expected one of {sorted(executors)}")
-    return executors[kind]
 
 
 def build_corpus_job(settings: project_settings.ProjectSettings) -> dg.UnresolvedAssetJobDefinition:
@@ -52,7 +40,6 @@ def build_corpus_job(settings: project_settings.ProjectSettings) -> dg.Unresolve
         "build_corpus",
         selection=CORPUS_SELECTION,
         description="Materialize every source, translation and corpus asset.",
-        executor_def=step_executor(settings.on_sample),
         config=settings.job_config(),
     )
 
@@ -66,6 +53,9 @@ def defs() -> dg.Definitions:
                             settings.llm.shards),
         dg.Definitions(
             jobs=[build_corpus_job(settings)],
+            # One executor for every run (BIMED_EXECUTOR, bimed_assets/executors.py): the jobs', and the implicit
+            # asset job's that a backfill launches one run per partition of, which takes only the root's.
+            executor=step_executor(settings.on_sample),
             resources={
                 "io_manager": PolarsParquetIOManager(base_dir=str(asset_storage_dir())),
                 "source_files": settings.sources,
