@@ -410,8 +410,10 @@ def additions(src: str, tgt: str, kind: str = "text") -> str | None:
     if z > LONGER_Z:
         return (f"the translation is {ratio:.1f}× the length of the source, longer than translations of this "
                 "length ever are")
+    if z <= ADDED_Z:  # the common case: no sentence split needed
+        return None
     source_count, target_count = len(sentences(src)), len(sentences(tgt))
-    if target_count > source_count and z > ADDED_Z:
+    if target_count > source_count:
         return (f"{source_count} sentences in the source, {target_count} in the translation, which is "
                 f"{ratio:.1f}× the source's length: a sentence seems added")
     return None
