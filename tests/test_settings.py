@@ -119,3 +119,16 @@ def test_a_count_in_the_environment_that_is_not_a_whole_number_is_refused_by_nam
         settings.load()
     monkeypatch.setenv("BIMED_LLM_SHARDS", " 4 ")
     assert settings.env_whole_number("BIMED_LLM_SHARDS") == 4
+
+
+def test_the_endpoint_budget_of_every_run_comes_from_the_environment(monkeypatch):
+    from bimed_assets.defs.resources import llm_from_env
+
+    for name, value in {"BIMED_LLM_CONCURRENCY": "64", "BIMED_LLM_POOL_STEPS": "8", "BIMED_LLM_RPM": "600",
+                        "BIMED_LLM_TPM": "90000"}.items():
+        monkeypatch.setenv(name, value)
+    llm = llm_from_env()
+    assert (llm.concurrency, llm.pool_steps, llm.rpm, llm.tpm) == (64, 8, 600, 90000)
+    monkeypatch.setenv("BIMED_LLM_RPM", "fast")
+    with pytest.raises(ValueError, match="BIMED_LLM_RPM='fast'"):
+        llm_from_env()

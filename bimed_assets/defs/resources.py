@@ -69,14 +69,16 @@ class LLMResource(dg.ConfigurableResource):
 
 def llm_from_env() -> LLMResource:
     """The live endpoint when BIMED_LLM_BASE_URL is set (key from BIMED_LLM_API_KEY), else replay; budget from
-    BIMED_LLM_CONCURRENCY and BIMED_LLM_POOL_STEPS when set."""
+    BIMED_LLM_CONCURRENCY, BIMED_LLM_POOL_STEPS, BIMED_LLM_RPM and BIMED_LLM_TPM when set."""
     live = {"base_url": os.environ["BIMED_LLM_BASE_URL"]} if os.environ.get("BIMED_LLM_BASE_URL") else {}
     if os.environ.get("BIMED_LLM_MODEL"):
         live["model"] = os.environ["BIMED_LLM_MODEL"]
     if os.environ.get("BIMED_LLM_LIMITER_URL"):
         live["limiter_url"] = os.environ["BIMED_LLM_LIMITER_URL"]
-    # The endpoint's budget and its split, set beside the pool's limit (dagster.yaml) for every run of a backfill.
-    for name in ("concurrency", "pool_steps"):
+    # The endpoint's budget and its split, set beside the pool's limit (dagster.yaml) for every run of a backfill,
+    # whose runs carry no run config: in-flight slots, and requests and tokens per minute (shared through
+    # BIMED_LLM_LIMITER_URL across processes).
+    for name in ("concurrency", "pool_steps", "rpm", "tpm"):
         if (value := env_whole_number(f"BIMED_LLM_{name.upper()}")) is not None:
             live[name] = value
     if os.environ.get("BIMED_LLM_API_KEY"):
