@@ -12,7 +12,10 @@ are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per
 ``concurrency / pool_steps`` = 64 / 8 HTTP slots; the unpartitioned layout is the same backfill with
 ``llm.shards: 1``: one run with all 64 slots. Translation takes every item of the pool (``share`` 1.0, one round,
 no back-translation: one translate and one judge request per item); chat synthesis takes none (``share`` 0), so
-its step only reads the pool. The server runs in its own process and reports the most requests it held at once.
+its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
+per step for the one run (``bimed_assets.executors.step_executor``), with the check processes of
+``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
+project's dagster.yaml says (``run_queue``: every second, up to 8 at once). The server runs in its own process and reports the most requests it held at once.
 Wall = first run created → last run ended (the instance's run records); sending = at the server, first arrival to
 last answer. Ideal = concurrency / latency. Writes bench/results/partitioned_budget.md with ``--write``.
 """
@@ -98,11 +101,13 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
             records = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
             if status != BulkActionStatus.COMPLETED_SUCCESS:
                 raise RuntimeError(f"backfill {status}: {[r.dagster_run.status for r in records]}")
-            wall = max(r.end_time for r in records) - min(r.create_timestamp.timestamp() for r in records)
+            created = min(r.create_timestamp.timestamp() for r in records)
+            started = max(r.start_time for r in records) - created
+            wall = max(r.end_time for r in records) - created
         stats = server_stats(url)
     sending = stats["arrival_span"] + latency
-    return {"runs": len(records), "received": stats["received"], "wall": wall, "rate": stats["received"] / wall,
-            "sending": sending, "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"]}
+    return {"runs": len(records), "started": started, "received": stats["received"], "wall": wall,
+            "rate": stats["received"] / wall, "sending": sending, "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"]}
 
 
 def main() -> None:
@@ -137,10 +142,11 @@ def main() -> None:
          f"dagster-daemon; {args.shards} partitions each with {args.concurrency} / {args.shards} slots "
          f"(`pool_steps`), the `llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
         "",
-        ("| layout | runs | requests | wall s | req/s over the wall | ratio to ideal | sending s (server) | req/s "
-         "while sending | ratio to ideal | server max in flight |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {row['runs']:.0f} | {row['received']:.0f} | {row['wall']:.1f} | {row['rate']:.1f} | "
+        ("| layout | runs | last run started s | requests | wall s | req/s over the wall | ratio to ideal | "
+         "sending s (server) | req/s while sending | ratio to ideal | server max in flight |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['received']:.0f} | {row['wall']:.1f} | "
+          f"{row['rate']:.1f} | "
           f"{row['rate'] / ideal:.3f} | {row['sending']:.1f} | {row['sending_rate']:.1f} | "
           f"{row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} |"
           for name, row in [*rows, *((f"**{n}, median of {args.repeats}**", m) for n, m in medians.items())]),

@@ -12,6 +12,7 @@ from bimed_assets.defs.chats.assets import chat_synthesis
 from bimed_assets.defs.partitions import partition_llm_steps
 from bimed_assets.defs.resources import LLMResource
 from bimed_assets.defs.translation.assets import translation
+from bimed_assets.executors import step_executor
 from bimed_assets.paths import asset_storage_dir, var_dir
 
 
@@ -29,4 +30,5 @@ defs = partition_llm_steps(dg.Definitions(
                            pool_steps=int(os.environ["BENCH_POOL_STEPS"]),
                            cache_path=str(var_dir() / "llm_cache.sqlite")),
     },
+    executor=step_executor(on_bundled_sample=False, shards=int(os.environ["BIMED_LLM_SHARDS"])),
 ), int(os.environ["BIMED_LLM_SHARDS"]))

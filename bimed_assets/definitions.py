@@ -55,7 +55,7 @@ def defs() -> dg.Definitions:
             jobs=[build_corpus_job(settings)],
             # One executor for every run (BIMED_EXECUTOR, bimed_assets/executors.py): the jobs', and the implicit
             # asset job's that a backfill launches one run per partition of, which takes only the root's.
-            executor=step_executor(settings.on_sample),
+            executor=step_executor(settings.on_sample, settings.llm.shards),
             resources={
                 "io_manager": PolarsParquetIOManager(base_dir=str(asset_storage_dir())),
                 "source_files": settings.sources,

@@ -6,7 +6,10 @@ and Dagster's implicit asset job (what an asset backfill, the nightly backfill s
 launch, one run per partition of the sharded LLM steps) all run their steps the same way.
 
 - ``in_process``: every step in the run's process (the default on the bundled sample, where starting a Python
-  process per step, ~2 s each for 30+ steps, costs several times the work: bench/results/sample_build.md);
+  process per step, ~2 s each for 30+ steps, costs several times the work: bench/results/sample_build.md; and
+  with ``llm.shards`` > 1, where a backfill already runs its partitions side by side, one run each, and a run's
+  steps, a shard's chats then its translations, follow each other: a process per step would only add the
+  imports of two more processes per partition, all at once, to the backfill's start);
 - ``multiprocess``: a process per step (the default on real data: steps run for minutes, independent ones use
   every core);
 - ``k8s``: a Kubernetes Job per step (dagster-k8s' ``k8s_job_executor``, the ``k8s`` extra, imported only then),
@@ -149,9 +152,10 @@ def k8s_executor(pods: StepPods) -> dg.ExecutorDefinition:
     return k8s_job_executor.configured(pods.executor_config(), name="bimed_k8s")
 
 
-def step_executor(on_bundled_sample: bool) -> dg.ExecutorDefinition:
-    """``BIMED_EXECUTOR``'s executor; unset: in one process on the bundled sample, a process per step otherwise."""
-    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if on_bundled_sample else "multiprocess")
+def step_executor(on_bundled_sample: bool, shards: int = 1) -> dg.ExecutorDefinition:
+    """``BIMED_EXECUTOR``'s executor; unset: in one process on the bundled sample or when the LLM steps are cut
+    into shards, a process per step otherwise."""
+    kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if on_bundled_sample or shards > 1 else "multiprocess")
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "multiprocess":

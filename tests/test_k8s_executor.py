@@ -83,9 +83,11 @@ def test_every_job_runs_its_steps_as_bimed_executor_says(env, tmp_path):
     # The bundled sample (make run): one process, the jobs and the asset job alike.
     assert set(executor_names(load_defs()).values()) == {"in_process"}
     env.setenv("BIMED_SOURCE_ROOT", str(tmp_path / "sources"))
-    env.setenv("BIMED_LLM_SHARDS", "4")
-    # Real data, sharded: the backfill's partition runs (the asset job) get the same executor as build_corpus.
+    # Real data: a process per step, so that independent steps use every core.
     assert set(executor_names(load_defs()).values()) == {"multiprocess"}
+    # Sharded, the backfill runs its partitions side by side, one process each; build_corpus gets the same.
+    env.setenv("BIMED_LLM_SHARDS", "4")
+    assert set(executor_names(load_defs()).values()) == {"in_process"}
     env.setenv("BIMED_EXECUTOR", "in_process")
     assert set(executor_names(load_defs()).values()) == {"in_process"}
     env.setenv("BIMED_EXECUTOR", "k8s")

@@ -50,6 +50,13 @@ class LLMResource(dg.ConfigurableResource):
     def replaying(self) -> bool:
         return not self.base_url
 
+    def step_processes(self, configured: int | None) -> int:
+        """Processes for one LLM step (its client and its check workers): ``configured``, or else this machine's
+        cores shared by the ``pool_steps`` steps that may run at once. Eight shards on two cores with two
+        processes each were 16 processes and the test server sharing two cores (bench/results/partitioned_budget.md);
+        with one each, a step runs its checks between its calls."""
+        return configured or max(1, (os.cpu_count() or 1) // self.pool_steps)
+
     def llm_config(self, run_id: str | None = None) -> LLMConfig:
         """``run_id`` is written beside every cached answer, so that one run's answers can be purged."""
         # Replay answers come from the recordings alone: a cache in front of them could serve stale answers

@@ -79,3 +79,12 @@ def test_llm_steps_share_one_endpoint_pool_and_split_its_slots(tmp_path, monkeyp
                       limiter_url="redis://127.0.0.1:6379/0", cache_path=str(tmp_path / "llm.sqlite"))
     config = llm.llm_config("run-1")
     assert (config.concurrency, config.limiter_url, config.run_id) == (8, "redis://127.0.0.1:6379/0", "run-1")
+
+
+def test_llm_steps_that_run_at_once_share_the_cores(monkeypatch):
+    from bimed_assets.defs.resources import LLMResource
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    # Alone, a step uses every core (its client and 15 check workers); 8 steps at once get 2 each, 32 one each.
+    assert [LLMResource(pool_steps=steps).step_processes(None) for steps in (1, 8, 32)] == [16, 2, 1]
+    assert LLMResource(pool_steps=8).step_processes(3) == 3  # set in the step's config: as set

@@ -1,7 +1,6 @@
 """Arabic and bilingual MCQA benchmarks: the evaluation splits through the translation loop, every Arabic item
 into the human review queue (100% review, unlike training data), and the evaluation input with its verification."""
 
-import os
 
 import dagster as dg
 import polars as pl
@@ -36,8 +35,9 @@ class BenchmarkTranslationConfig(dg.Config):
     max_rounds: int = Field(default=DEFAULT.max_rounds, description="Translations per item before review.")
     back_translation: bool = Field(default=DEFAULT.back_translation, description="Score an AR→EN "
                                    "back-translation with chrF.")
-    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Processes in all: this "
-                           "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
+    processes: int | None = Field(default=None, description="Processes in all: this one makes the LLM calls, the "
+                                  "others run the fidelity checks and chrF (from 250 items). Unset: the machine's "
+                                  "cores shared by the LLM steps that run at once (the llm resource's pool_steps).")
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "parquet"}, pool=LLM_POOL, code_version=TRANSLATION_CODE_VERSION)
@@ -47,7 +47,8 @@ def benchmark_translation(context: dg.AssetExecutionContext, config: BenchmarkTr
     into Arabic by the translation loop: one row per item with its status, every attempt and the best translation."""
     selected = this_shard(context, select(evaluation_sets, config.per_benchmark_limit))  # drawn whole, then cut
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation)
-    results, usage = translate_parallel(llm.llm_config(context.run.run_id), samples(selected), scoring, config.processes)
+    results, usage = translate_parallel(llm.llm_config(context.run.run_id), samples(selected), scoring,
+                                        llm.step_processes(config.processes))
     frame = translation_frame(results, {row["id"]: row for row in selected.iter_rows(named=True)})
     context.log.info(f"translated {len(frame)} benchmark items")
     scores = [a.score for result in results for a in result.attempts if a.score is not None]

@@ -1,6 +1,5 @@
 """English → Arabic translation of the training pool, scored against a threshold, with a review queue."""
 
-import os
 
 import dagster as dg
 import polars as pl
@@ -42,15 +41,15 @@ class TranslationConfig(dg.Config):
                                           "once more with this seed: new requests (the cached ones stay), a "
                                           "fresh chance for each; the retry's result replaces the item's.")
     chunk_size: int = Field(default=50_000, description="Items per chunk: progress is logged chunk by chunk.")
-    processes: int = Field(default_factory=lambda: os.cpu_count() or 1, description="Processes in all: this "
-                           "one makes the LLM calls, the others run the fidelity checks and chrF (from 250 items).")
+    processes: int | None = Field(default=None, description="Processes in all: this one makes the LLM calls, the "
+                                  "others run the fidelity checks and chrF (from 250 items). Unset: the machine's "
+                                  "cores shared by the LLM steps that run at once (the llm resource's pool_steps).")
 
 
-def _retry_review(llm_config, rows, results, scoring, config):
-    """``results`` with the items in review translated again under ``config.review_retry_seed``."""
+def _retry_review(llm_config, rows, results, scoring, processes, seed):
+    """``results`` with the items in review translated again under ``seed``."""
     in_review = [index for index, result in enumerate(results) if result.status == "review"]
-    retried, usage = translate_parallel(llm_config, [rows[index] for index in in_review], scoring,
-                                        config.processes, config.review_retry_seed)
+    retried, usage = translate_parallel(llm_config, [rows[index] for index in in_review], scoring, processes, seed)
     results = list(results)
     for index, result in zip(in_review, retried, strict=True):
         results[index] = result
@@ -78,13 +77,14 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
     scoring = ScoringConfig(config.threshold, config.max_rounds, config.back_translation,
                             config.judge_weight, config.chrf_weight)
 
+    processes = llm.step_processes(config.processes)
     results, usages = [], []
     for chunk in list(selected.iter_slices(config.chunk_size)) or [selected]:
         chunk_results, chunk_usage = translate_parallel(
-            llm.llm_config(context.run.run_id), chunk.to_dicts(), scoring, config.processes)
+            llm.llm_config(context.run.run_id), chunk.to_dicts(), scoring, processes)
         if config.review_retry_seed is not None:
             chunk_results, retry_usage = _retry_review(llm.llm_config(context.run.run_id), chunk.to_dicts(),
-                                                       chunk_results, scoring, config)
+                                                       chunk_results, scoring, processes, config.review_retry_seed)
             usages.append(retry_usage)
         results += chunk_results
         usages.append(chunk_usage)
