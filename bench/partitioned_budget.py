@@ -15,7 +15,8 @@ no back-translation: one translate and one judge request per item); chat synthes
 its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
 per step for the one run (``bimed_assets.executors.step_executor``), with the check processes of
 ``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
-project's dagster.yaml says (``run_queue``: every second, up to 8 at once). The server runs in its own process and reports the most requests it held at once.
+project's dagster.yaml says (``run_queue``: every second, up to 8 at once). The server runs in its own process
+and reports the most requests it held at once.
 Wall = first run created → last run ended (the instance's run records); sending = at the server, first arrival to
 last answer. Ideal = concurrency / latency. Writes bench/results/partitioned_budget.md with ``--write``.
 """
@@ -107,7 +108,8 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
         stats = server_stats(url)
     sending = stats["arrival_span"] + latency
     return {"runs": len(records), "started": started, "received": stats["received"], "wall": wall,
-            "rate": stats["received"] / wall, "sending": sending, "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"]}
+            "rate": stats["received"] / wall, "sending": sending, "sending_rate": stats["received"] / sending,
+            "max_in_flight": stats["max_in_flight"]}
 
 
 def main() -> None:

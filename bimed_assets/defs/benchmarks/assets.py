@@ -1,7 +1,6 @@
 """Arabic and bilingual MCQA benchmarks: the evaluation splits through the translation loop, every Arabic item
 into the human review queue (100% review, unlike training data), and the evaluation input with its verification."""
 
-
 import dagster as dg
 import polars as pl
 from pydantic import Field

@@ -1,6 +1,5 @@
 """English → Arabic translation of the training pool, scored against a threshold, with a review queue."""
 
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
