@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -27,6 +28,15 @@ def server_stats(url: str) -> dict:
     """The server's counters (``GET /stats``)."""
     with urllib.request.urlopen(url.removesuffix("/v1") + "/stats") as response:
         return json.load(response)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot, all cores and processes together (Linux's
+    /proc/stat: everything but idle and I/O wait): what a run costs in CPU, whichever processes it spreads over."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")  # guest time is counted in user already
 
 
 def write_results(path: Path, lines: list[str]) -> None:

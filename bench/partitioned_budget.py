@@ -17,8 +17,12 @@ per step for the one run (``bimed_assets.executors.step_executor``), with the ch
 ``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
 project's dagster.yaml says (``run_queue``: every second, up to 8 at once). The server runs in its own process
 and reports the most requests it held at once.
-Wall = first run created → last run ended (the instance's run records); sending = at the server, first arrival to
-last answer. Ideal = concurrency / latency. Writes bench/results/partitioned_budget.md with ``--write``.
+Wall = first run created → last run ended (the instance's run records); a run's time = its start (after its process
+has loaded the code) → its end; sending = at the server, first arrival to last answer. Ideal = concurrency / latency.
+CPU = the whole machine's busy time from the backfill's launch until it is done (/proc/stat: every process, the
+server, the daemon and the runs alike): "machine CPU busy" as a share of all cores over that time and, sampled every
+second, over the sending; and per request.
+Writes bench/results/partitioned_budget.md with ``--write``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import dagster as dg
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus
 from incremental_rebuild import pool_of
-from llm_bench import server_stats, test_server, write_results
+from llm_bench import machine_busy_seconds, server_stats, test_server, write_results
 
 from bimed_assets.backfill import backfill_subset, launch
 
@@ -91,11 +95,13 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
             daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", str(workspace)], cwd=REPO, env=env,
                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
+                cpu = [(time.monotonic(), machine_busy_seconds())]  # the machine's busy CPU seconds, every second
                 backfill_id = launch(instance, backfill_subset(graph, keys), run_config=RUN_CONFIG)
                 while (status := instance.get_backfill(backfill_id).status) not in DONE:
                     if daemon.poll() is not None:
                         raise RuntimeError((work / "daemon.log").read_text()[-3000:])
                     time.sleep(1)
+                    cpu.append((time.monotonic(), machine_busy_seconds()))
             finally:
                 daemon.terminate()
                 daemon.wait()
@@ -105,11 +111,18 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
             created = min(r.create_timestamp.timestamp() for r in records)
             started = max(r.start_time for r in records) - created
             wall = max(r.end_time for r in records) - created
+            run_time = statistics.median(r.end_time - r.start_time for r in records)
         stats = server_stats(url)
     sending = stats["arrival_span"] + latency
-    return {"runs": len(records), "started": started, "received": stats["received"], "wall": wall,
+    busy, window = cpu[-1][1] - cpu[0][1], cpu[-1][0] - cpu[0][0]
+    # While sending: the samples within the server's first arrival to its last answer.
+    during = [(at, seconds) for at, seconds in cpu if stats["first_arrival"] <= at <= stats["first_arrival"] + sending]
+    busy_sending = (during[-1][1] - during[0][1]) / (during[-1][0] - during[0][0])
+    return {"runs": len(records), "started": started, "run_time": run_time, "received": stats["received"], "wall": wall,
             "rate": stats["received"] / wall, "sending": sending, "sending_rate": stats["received"] / sending,
-            "max_in_flight": stats["max_in_flight"]}
+            "max_in_flight": stats["max_in_flight"], "busy": busy / (window * os.cpu_count()),
+            "busy_sending": busy_sending / os.cpu_count(),
+            "cpu_ms": 1000 * busy / stats["received"]}
 
 
 def main() -> None:
@@ -144,13 +157,15 @@ def main() -> None:
          f"dagster-daemon; {args.shards} partitions each with {args.concurrency} / {args.shards} slots "
          f"(`pool_steps`), the `llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
         "",
-        ("| layout | runs | last run started s | requests | wall s | req/s over the wall | ratio to ideal | "
-         "sending s (server) | req/s while sending | ratio to ideal | server max in flight |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['received']:.0f} | {row['wall']:.1f} | "
+        ("| layout | runs | last run started s | median run s | requests | wall s | req/s over the wall | ratio to ideal | "
+         "sending s (server) | req/s while sending | ratio to ideal | server max in flight | machine CPU busy | "
+         "... while sending | CPU ms per request |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['run_time']:.1f} | {row['received']:.0f} | {row['wall']:.1f} | "
           f"{row['rate']:.1f} | "
           f"{row['rate'] / ideal:.3f} | {row['sending']:.1f} | {row['sending_rate']:.1f} | "
-          f"{row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} |"
+          f"{row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} | {row['busy']:.0%} | "
+          f"{row['busy_sending']:.0%} | {row['cpu_ms']:.1f} |"
           for name, row in [*rows, *((f"**{n}, median of {args.repeats}**", m) for n, m in medians.items())]),
     ]
     if args.write:

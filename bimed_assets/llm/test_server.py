@@ -121,7 +121,9 @@ class ServerStats:
                 "duplicate_deliveries": self.duplicate_deliveries(), "faults": dict(self.faults),
                 "max_in_flight": self.max_in_flight, "max_per_minute": self.max_in_window(60),
                 # seconds from the first request's arrival to the last one's: the sending, without client start-up
-                "arrival_span": self.arrivals[-1] - self.arrivals[0] if self.arrivals else 0.0}
+                "arrival_span": self.arrivals[-1] - self.arrivals[0] if self.arrivals else 0.0,
+                # when the first arrived (time.monotonic(), one clock for every process of the machine)
+                "first_arrival": self.arrivals[0] if self.arrivals else None}
 
 
 def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:

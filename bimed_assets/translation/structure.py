@@ -35,6 +35,8 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from bimed_assets.translation.text import (
@@ -227,36 +229,47 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
 NAME_SKELETON = 5
 
 
-class _Names:
-    """The consonant skeletons of a translation's words (``text.same_name``), indexed so that whether an English
-    name is transliterated there (skeletons at most one edit apart) costs a few set lookups."""
+@functools.lru_cache(maxsize=1 << 14)  # a translation's words recur from text to text
+def _word_forms(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The consonant skeletons (``text.same_name``) of an Arabic word of four letters or more, with and without
+    the article, each with its one-letter deletions."""
+    forms = []
+    for form in ([word, word[2:]] if word.startswith("ال") else [word]):
+        a = skeleton(form, arabic=True)
+        if len(a) >= 4:
+            forms.append((a, tuple(a[:k] + a[k + 1 :] for k in range(len(a)))))
+    return tuple(forms)
 
-    def __init__(self, arabic_words: list[str]) -> None:
-        self.exact: set[str] = set()
-        self.shorter: set[str] = set()  # a skeleton less one letter
-        self.replaced: set[tuple[int, str]] = set()  # ... and where
-        for word in set(arabic_words):
-            for form in ([word, word[2:]] if word.startswith("ال") else [word]):
-                a = skeleton(form, arabic=True)
-                if len(a) < 4:
-                    continue
-                self.exact.add(a)
-                for k in range(len(a)):
-                    self.shorter.add(a[:k] + a[k + 1 :])
-                    self.replaced.add((k, a[:k] + a[k + 1 :]))
 
-    def has(self, english: str) -> bool:
-        e = skeleton(english, arabic=False)
+def _transliterations(names: Iterable[str], arabic_words: Iterable[str]) -> dict[str, set[str]]:
+    """For each English name found, the Arabic words that transliterate it: consonant skeletons equal (of four
+    letters or more), or one edit apart (of ``NAME_SKELETON`` or more). The names are indexed, not the words:
+    a source sentence has few names, and a translation's words are looked up one by one."""
+    exact: dict[str, set[str]] = defaultdict(set)  # a name's skeleton
+    longer: dict[str, set[str]] = defaultdict(set)  # ... of NAME_SKELETON letters or more: a word may add one
+    cut: dict[str, set[str]] = defaultdict(set)  # ... less one letter: a word may lack it
+    replaced: dict[tuple[int, str], set[str]] = defaultdict(set)  # ... less the letter at k: a word may change it
+    for name in names:
+        e = skeleton(name, arabic=False)
         if len(e) < 4:
-            return False
-        if e in self.exact:
-            return True
-        if len(e) < NAME_SKELETON:
-            return False
-        if e in self.shorter:
-            return True
-        cut = [e[:k] + e[k + 1 :] for k in range(len(e))]
-        return any((len(c) >= 4 and c in self.exact) or (k, c) in self.replaced for k, c in enumerate(cut))
+            continue
+        exact[e].add(name)
+        if len(e) >= NAME_SKELETON:
+            longer[e].add(name)
+            for k in range(len(e)):
+                cut[e[:k] + e[k + 1 :]].add(name)
+                replaced[(k, e[:k] + e[k + 1 :])].add(name)
+    found: dict[str, set[str]] = defaultdict(set)
+    if not exact:
+        return found
+    for word in set(arabic_words):
+        for a, deletions in _word_forms(word):
+            matched = exact.get(a, set()) | cut.get(a, set())
+            for k, shorter in enumerate(deletions):
+                matched |= longer.get(shorter, set()) | replaced.get((k, shorter), set())
+            for name in matched:
+                found[name].add(word)
+    return found
 
 
 def _own_marks(src_sentences: list[str]) -> list[tuple[set[str], set[str]]]:
@@ -273,21 +286,26 @@ def _own_marks(src_sentences: list[str]) -> list[tuple[set[str], set[str]]]:
 
 
 def _holds(marks: tuple[set[str], set[str]], text: str) -> bool:
-    """Whether a normalised translation (or a piece of it) holds one of a source sentence's own marks."""
+    """Whether a normalised translation holds one of a source sentence's own marks."""
     tokens, names = marks
     if tokens & set(_ANCHOR.findall(text)):
         return True
-    return bool(names) and any(map(_names(text).has, names))
-
-
-@functools.lru_cache(maxsize=64)  # one text is asked about each source sentence in turn
-def _names(text: str) -> _Names:
-    return _Names(ARABIC_WORD.findall(text))
+    return bool(names) and bool(_transliterations(names, ARABIC_WORD.findall(text)))
 
 
 def _owners(own: list[tuple[set[str], set[str]]], pieces: list[Piece]) -> list[frozenset[int]]:
-    """For each piece, the source sentences (``_own_marks``) of which it holds a mark."""
-    return [frozenset(i for i, marks in enumerate(own) if _holds(marks, piece[3])) for piece in pieces]
+    """For each piece, the source sentences (``_own_marks``) of which it holds a mark. The names are looked up
+    once among the words of the whole translation: a piece holds a name when it has one of the words found."""
+    texts = [piece[3] for piece in pieces]
+    words = [set(ARABIC_WORD.findall(text)) for text in texts]
+    found = _transliterations({name for _, names in own for name in names}, set().union(*words))
+    out = []
+    for text, piece_words in zip(texts, words, strict=True):
+        anchors = set(_ANCHOR.findall(text))
+        held = {name for name, name_words in found.items() if not name_words.isdisjoint(piece_words)}
+        out.append(frozenset(i for i, (tokens, names) in enumerate(own)
+                             if not tokens.isdisjoint(anchors) or not names.isdisjoint(held)))
+    return out
 
 
 def _cuts(before: float, avail: float, n: int, following: int) -> list[float]:
