@@ -16,7 +16,7 @@ from bimed_assets.defs.partitions import partition_llm_steps
 from bimed_assets.defs.resources import llm_from_env
 from bimed_assets.defs.review.assets import ReviewStore
 from bimed_assets.defs.training.launcher import launcher_from_env
-from bimed_assets.executors import step_executor
+from bimed_assets.executors import op_names, step_executor
 from bimed_assets.paths import asset_storage_dir
 
 # Progress bars (the datasets export, Great Expectations' metrics) are noise in a run's log: every step says what
@@ -48,14 +48,15 @@ def build_corpus_job(settings: project_settings.ProjectSettings) -> dg.Unresolve
 def defs() -> dg.Definitions:
     # Read at every load of the code location: the project file (bimed.yaml / BIMED_CONFIG) and the environment.
     settings = project_settings.load()
+    domains = partition_llm_steps(dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+                                  settings.llm.shards)
     return dg.Definitions.merge(
-        partition_llm_steps(dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
-                            settings.llm.shards),
+        domains,
         dg.Definitions(
             jobs=[build_corpus_job(settings)],
             # One executor for every run (BIMED_EXECUTOR, bimed_assets/executors.py): the jobs', and the implicit
             # asset job's that a backfill launches one run per partition of, which takes only the root's.
-            executor=step_executor(settings.on_sample, settings.llm.shards),
+            executor=step_executor(settings.on_sample, settings.llm.shards, op_names(domains)),
             resources={
                 "io_manager": PolarsParquetIOManager(base_dir=str(asset_storage_dir())),
                 "source_files": settings.sources,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ class StepPods(dg.Config):
                                        "allows; the llm_endpoint pool still bounds the LLM steps).")
     load_incluster_config: bool | None = Field(default=None, description="Unset: as the K8sRunLauncher.")
     kubeconfig_file: str | None = Field(default=None, description="Unset: as the K8sRunLauncher.")
+
+    def check_steps(self, steps: Collection[str]) -> None:
+        """Refuse per-step settings for a step the code location does not have: dagster-k8s would ignore them, and
+        a misspelt name would run that step on the default pod (without its memory, off its node)."""
+        unknown = sorted(set(self.steps) - set(steps))
+        if unknown:
+            raise ValueError(f"{STEP_PODS_ENV}: steps {unknown} are not steps of this code location; its steps "
+                             f"are {sorted(steps)}")
 
     def executor_config(self) -> dict[str, Any]:
         """The configuration of ``k8s_job_executor`` (dagster_k8s.executor's schema)."""
@@ -142,7 +151,9 @@ def step_pods_from_env() -> StepPods:
     return StepPods(**yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
-def k8s_executor(pods: StepPods) -> dg.ExecutorDefinition:
+def k8s_executor(pods: StepPods, steps: Collection[str]) -> dg.ExecutorDefinition:
+    """``steps``: the op names of the code location, which ``pods.steps`` must be among."""
+    pods.check_steps(steps)
     try:
         from dagster_k8s import k8s_job_executor
     except ImportError as exc:
@@ -152,14 +163,21 @@ def k8s_executor(pods: StepPods) -> dg.ExecutorDefinition:
     return k8s_job_executor.configured(pods.executor_config(), name="bimed_k8s")
 
 
-def step_executor(on_bundled_sample: bool, shards: int = 1) -> dg.ExecutorDefinition:
+def op_names(defs: dg.Definitions) -> set[str]:
+    """The steps a run of ``defs`` may have: the op of each asset and asset check that is computed."""
+    return {node.node_def.name for node in [*(defs.assets or ()), *(defs.asset_checks or ())]
+            if isinstance(node, dg.AssetsDefinition) and node.is_executable}
+
+
+def step_executor(on_bundled_sample: bool, shards: int = 1, steps: Collection[str] = ()) -> dg.ExecutorDefinition:
     """``BIMED_EXECUTOR``'s executor; unset: in one process on the bundled sample or when the LLM steps are cut
-    into shards, a process per step otherwise."""
+    into shards, a process per step otherwise. ``steps``: the code location's op names (``op_names``), against
+    which the per-step pod settings of ``k8s`` are checked."""
     kind = os.environ.get("BIMED_EXECUTOR") or ("in_process" if on_bundled_sample or shards > 1 else "multiprocess")
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "multiprocess":
         return dg.multiprocess_executor
     if kind == "k8s":
-        return k8s_executor(step_pods_from_env())
+        return k8s_executor(step_pods_from_env(), steps)
     raise ValueError(f"BIMED_EXECUTOR={kind!r}: expected one of {list(EXECUTORS)}")

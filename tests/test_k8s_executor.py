@@ -107,7 +107,7 @@ def test_without_dagster_k8s_the_code_location_loads_and_k8s_names_the_extra(env
         load_defs()
 
 
-def test_k8s_refuses_a_missing_file_a_private_limiter_and_a_secret_in_the_spec(on_k8s, tmp_path):
+def test_k8s_refuses_a_missing_file_a_private_limiter_a_secret_in_the_spec_and_an_unknown_step(on_k8s, tmp_path):
     on_k8s.delenv("BIMED_STEP_PODS")
     with pytest.raises(ValueError, match="needs BIMED_STEP_PODS"):
         load_defs()
@@ -122,6 +122,13 @@ def test_k8s_refuses_a_missing_file_a_private_limiter_and_a_secret_in_the_spec(o
     leaky.write_text(yaml.safe_dump({"image": "img", "env": {"BIMED_LLM_API_KEY": API_KEY, "HF_TOKEN": "x"}}))
     on_k8s.setenv("BIMED_STEP_PODS", str(leaky))
     with pytest.raises(ValueError, match=r"\['BIMED_LLM_API_KEY', 'HF_TOKEN'\].*env_secrets"):
+        load_defs()
+    # A misspelt step would silently run on the default pod: without its memory, off the LLM node.
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(yaml.safe_dump({"image": "img", "steps": {"bimed_corpus": {}, "translations": {}}}))
+    on_k8s.setenv("BIMED_STEP_PODS", str(misspelt))
+    with pytest.raises(ValueError, match=r"steps \['translations'\] are not steps of this code location; its steps "
+                       r"are \[.*'translation'"):
         load_defs()
 
 

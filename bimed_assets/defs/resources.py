@@ -55,7 +55,7 @@ class LLMResource(dg.ConfigurableResource):
         cores shared by the ``pool_steps`` steps that may run at once. Eight shards on two cores with two
         processes each were 16 processes and the test server sharing two cores (bench/results/partitioned_budget.md);
         with one each, a step runs its checks between its calls."""
-        return configured or max(1, (os.cpu_count() or 1) // self.pool_steps)
+        return configured if configured is not None else max(1, (os.cpu_count() or 1) // self.pool_steps)
 
     def llm_config(self, run_id: str | None = None) -> LLMConfig:
         """``run_id`` is written beside every cached answer, so that one run's answers can be purged."""

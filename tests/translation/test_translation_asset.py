@@ -1,8 +1,11 @@
 """The translation asset in Dagster against a live (local) endpoint: metadata, secrecy, and free re-runs."""
 
+import importlib
+
 import dagster as dg
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
 from bimed_assets.chats.responder import ChatResponder
 from bimed_assets.llm.test_server import OpenAITestServer, ServerConfig
@@ -88,3 +91,13 @@ def test_llm_steps_that_run_at_once_share_the_cores(monkeypatch):
     # Alone, a step uses every core (its client and 15 check workers); 8 steps at once get 2 each, 32 one each.
     assert [LLMResource(pool_steps=steps).step_processes(None) for steps in (1, 8, 32)] == [16, 2, 1]
     assert LLMResource(pool_steps=8).step_processes(3) == 3  # set in the step's config: as set
+
+
+@pytest.mark.parametrize("config_class", ["translation.assets.TranslationConfig",
+                                          "benchmarks.assets.BenchmarkTranslationConfig"])
+def test_a_step_refuses_no_processes_rather_than_choosing_for_the_user(config_class):
+    module, _, name = config_class.rpartition(".")
+    config = getattr(importlib.import_module(f"bimed_assets.defs.{module}"), name)
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        config(processes=0)
+    assert config().processes is None  # unset: the cores shared by the steps that run at once

@@ -34,7 +34,7 @@ class BenchmarkTranslationConfig(dg.Config):
     max_rounds: int = Field(default=DEFAULT.max_rounds, description="Translations per item before review.")
     back_translation: bool = Field(default=DEFAULT.back_translation, description="Score an AR→EN "
                                    "back-translation with chrF.")
-    processes: int | None = Field(default=None, description="Processes in all: this one makes the LLM calls, the "
+    processes: int | None = Field(default=None, ge=1, description="Processes in all: this one makes the LLM calls, the "
                                   "others run the fidelity checks and chrF (from 250 items). Unset: the machine's "
                                   "cores shared by the LLM steps that run at once (the llm resource's pool_steps).")
 

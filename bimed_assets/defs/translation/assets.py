@@ -40,7 +40,7 @@ class TranslationConfig(dg.Config):
                                           "once more with this seed: new requests (the cached ones stay), a "
                                           "fresh chance for each; the retry's result replaces the item's.")
     chunk_size: int = Field(default=50_000, description="Items per chunk: progress is logged chunk by chunk.")
-    processes: int | None = Field(default=None, description="Processes in all: this one makes the LLM calls, the "
+    processes: int | None = Field(default=None, ge=1, description="Processes in all: this one makes the LLM calls, the "
                                   "others run the fidelity checks and chrF (from 250 items). Unset: the machine's "
                                   "cores shared by the LLM steps that run at once (the llm resource's pool_steps).")
 
