@@ -127,7 +127,11 @@ def test_a_backfill_of_the_shards_builds_the_corpus_an_unpartitioned_run_builds(
         monkeypatch.setenv("BIMED_VAR_DIR", str(tmp_path / "plain"))
         monkeypatch.setenv("BIMED_REVIEW_DB", f"sqlite:///{tmp_path / 'plain_review.sqlite'}")
         plain = _defs(monkeypatch, 1)
-        assert plain.resolve_job_def("build_corpus").execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+        built = plain.resolve_job_def("build_corpus").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+        assert built.success
+        selected = next(e.event_specific_data.materialization.metadata["selected_items"].value
+                        for e in built.get_asset_materialization_events()
+                        if e.asset_key == dg.AssetKey("translation_attempts"))
 
         var = tmp_path / "sharded"
         monkeypatch.setenv("BIMED_VAR_DIR", str(var))
@@ -147,6 +151,17 @@ def test_a_backfill_of_the_shards_builds_the_corpus_an_unpartitioned_run_builds(
                 dg.RunsFilter(tags={"dagster/backfill": backfill_id})) if run_record.dagster_run.tags.get(
                 "dagster/partition"))
             assert corpus_events[0].timestamp > last_shard_end
+            # Each partition reports its own items, accepted per round, review share, tokens and dollars.
+            reported: dict[str, dict] = {}
+            for key in ("translation_attempts", "accepted_translations", "translation_review_queue"):
+                for record in instance.fetch_materializations(dg.AssetKey(key), limit=100).records:
+                    materialization = record.asset_materialization
+                    reported.setdefault(materialization.partition, {}).update(materialization.metadata)
+            assert set(reported) == set(shard_keys(SHARDS))
+            for meta in reported.values():
+                assert {"selected_items", "accepted_by_round", "review_share", "prompt_tokens", "cost_usd"} <= set(meta)
+                assert 0 <= meta["review_share"].value <= 1
+            assert sum(meta["selected_items"].value for meta in reported.values()) == selected
         sharded, unpartitioned = _corpus(var), _corpus(tmp_path / "plain")
         assert len(sharded) > 0 and (sharded["language"] == "ar").sum() > 0
         assert sharded.select("id", "language", "messages").equals(unpartitioned.select("id", "language", "messages"))

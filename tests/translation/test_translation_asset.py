@@ -53,6 +53,8 @@ def test_live_run_reports_usage_and_never_shows_the_key(live):
     assert "| round | items |" in meta["accepted_translations"]["accepted_by_round"].value
     accepted = pl.read_parquet(var / "assets/accepted_translations.parquet")
     assert len(accepted) > 0 and set(accepted["round"]) >= {1, 2}  # the flawed first passes were redone
+    in_review = len(pl.read_parquet(var / "assets/translation_review_queue.parquet"))
+    assert meta["translation_review_queue"]["review_share"].value == in_review / 15
 
     everything = repr([e for e in instance.all_logs(result.run_id)]) + repr(meta)
     assert SECRET not in everything and "sk-bimed" not in everything

@@ -106,8 +106,11 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
         "accepted_by_round": metadata.table(accepted.group_by("round").len("items").sort("round")),
         "accepted_by_source": metadata.table(accepted.group_by("source").len("items").sort("source")),
     })
-    yield dg.Output(review, "translation_review_queue", data_version=metadata.data_version(review),
-                    metadata={"dagster/row_count": len(review)})
+    yield dg.Output(review, "translation_review_queue", data_version=metadata.data_version(review), metadata={
+        "dagster/row_count": len(review),
+        # Of the items selected (in this partition, when sharded): the share people will have to review.
+        "review_share": dg.FloatMetadataValue(len(review) / len(selected) if len(selected) else 0.0),
+    })
     yield dg.Output(failures, "translation_failures", data_version=metadata.data_version(failures), metadata={
         "dagster/row_count": len(failures),
         "failures_by_reason": metadata.table(failures.group_by("reason").len("items").sort("reason")),
