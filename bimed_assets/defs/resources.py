@@ -53,8 +53,8 @@ class LLMResource(dg.ConfigurableResource):
     def step_processes(self, configured: int | None) -> int:
         """Processes for one LLM step (its client and its check workers): ``configured``, or else this machine's
         cores shared by the ``pool_steps`` steps that may run at once. Eight shards on two cores with two
-        processes each were 16 processes and the test server sharing two cores (bench/results/partitioned_budget.md);
-        with one each, a step runs its checks between its calls."""
+        processes each were 16 processes sharing two cores with the test server, and the backfill was slower than
+        with one each, where a step runs its checks between its calls (commit c598ee6's bench run)."""
         return configured if configured is not None else max(1, (os.cpu_count() or 1) // self.pool_steps)
 
     def llm_config(self, run_id: str | None = None) -> LLMConfig:
