@@ -114,15 +114,21 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
             run_time = statistics.median(r.end_time - r.start_time for r in records)
         stats = server_stats(url)
     sending = stats["arrival_span"] + latency
-    busy, window = cpu[-1][1] - cpu[0][1], cpu[-1][0] - cpu[0][0]
-    # While sending: the samples within the server's first arrival to its last answer.
-    during = [(at, seconds) for at, seconds in cpu if stats["first_arrival"] <= at <= stats["first_arrival"] + sending]
-    busy_sending = (during[-1][1] - during[0][1]) / (during[-1][0] - during[0][0])
-    return {"runs": len(records), "started": started, "run_time": run_time, "received": stats["received"], "wall": wall,
-            "rate": stats["received"] / wall, "sending": sending, "sending_rate": stats["received"] / sending,
-            "max_in_flight": stats["max_in_flight"], "busy": busy / (window * os.cpu_count()),
-            "busy_sending": busy_sending / os.cpu_count(),
-            "cpu_ms": 1000 * busy / stats["received"]}
+    return {"runs": len(records), "started": started, "run_time": run_time, "received": stats["received"],
+            "wall": wall, "rate": stats["received"] / wall, "sending": sending,
+            "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"],
+            "busy": _busy_share(cpu[0], cpu[-1]),
+            # While sending: from the last sample before the server's first arrival to the first after its last
+            # answer (the samples span the whole backfill, so both exist; at most a second wider on each side).
+            "busy_sending": _busy_share(max((s for s in cpu if s[0] <= stats["first_arrival"]), default=cpu[0]),
+                                        min((s for s in cpu if s[0] >= stats["first_arrival"] + sending),
+                                            default=cpu[-1])),
+            "cpu_ms": 1000 * (cpu[-1][1] - cpu[0][1]) / stats["received"]}
+
+
+def _busy_share(first: tuple[float, float], last: tuple[float, float]) -> float:
+    """The share of the machine's cores busy between two (time.monotonic(), busy CPU seconds) samples."""
+    return (last[1] - first[1]) / ((last[0] - first[0]) * os.cpu_count())
 
 
 def main() -> None:
@@ -157,14 +163,13 @@ def main() -> None:
          f"dagster-daemon; {args.shards} partitions each with {args.concurrency} / {args.shards} slots "
          f"(`pool_steps`), the `llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
         "",
-        ("| layout | runs | last run started s | median run s | requests | wall s | req/s over the wall | ratio to ideal | "
-         "sending s (server) | req/s while sending | ratio to ideal | server max in flight | machine CPU busy | "
-         "... while sending | CPU ms per request |"),
+        ("| layout | runs | last run started s | median run s | requests | wall s | req/s over the wall | "
+         "ratio to ideal | sending s (server) | req/s while sending | ratio to ideal | server max in flight | "
+         "machine CPU busy | ... while sending | CPU ms per request |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['run_time']:.1f} | {row['received']:.0f} | {row['wall']:.1f} | "
-          f"{row['rate']:.1f} | "
-          f"{row['rate'] / ideal:.3f} | {row['sending']:.1f} | {row['sending_rate']:.1f} | "
-          f"{row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} | {row['busy']:.0%} | "
+        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['run_time']:.1f} | {row['received']:.0f} | "
+          f"{row['wall']:.1f} | {row['rate']:.1f} | {row['rate'] / ideal:.3f} | {row['sending']:.1f} | "
+          f"{row['sending_rate']:.1f} | {row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} | {row['busy']:.0%} | "
           f"{row['busy_sending']:.0%} | {row['cpu_ms']:.1f} |"
           for name, row in [*rows, *((f"**{n}, median of {args.repeats}**", m) for n, m in medians.items())]),
     ]

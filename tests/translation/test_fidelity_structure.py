@@ -317,7 +317,8 @@ def test_a_short_drug_name_found_exactly_places_its_sentence_but_a_near_match_do
     from bimed_assets.translation.structure import _transliterations
 
     assert _transliterations(["morphine"], ["المورفين"])  # four consonants (m-r-f-n), found as they are
-    assert not _transliterations(["morphine"], ["المرفق"])  # m-r-f-q: one edit away, an ordinary word ("the attachment")
+    # m-r-f-q: one edit away, but an ordinary word ("the attachment")
+    assert not _transliterations(["morphine"], ["المرفق"])
 
 
 def test_a_quotation_closed_without_a_period_may_end_its_sentence():
