@@ -1,26 +1,24 @@
 """Async chat-completion client for any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama).
 
 Every request goes: cache -> (replay recordings | network with limits and retries) -> validation -> cache.
-The SDK's own retries are off (``max_retries=0``) so that the whole retry policy lives in ``_fetch``.
+The whole retry policy lives in ``_fetch``; the HTTP call itself is ``endpoint.ChatEndpoint``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import logging
 import os
 import random
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 import jsonschema
-import openai
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -31,6 +29,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from .cache import CompletionCache, Provenance, cache_key, canonical_json
+from .endpoint import ChatEndpoint
 from .errors import BAD_ANSWER, LLMError, redact
 from .pricing import DEFAULT_PRICES, UsageMeter
 from .rate_limits import Budget, SharedBudgets, local_budget
@@ -148,22 +147,6 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, LLMError) and exc.retryable
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Retry-After as delta-seconds or an HTTP date."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 async def _take(budget: Budget | None, amount: float) -> None:
     if budget is not None and amount > 0:
         await budget.take(amount)
@@ -229,14 +212,8 @@ class LLMClient:
         self._backoff = wait_exponential_jitter(multiplier=config.backoff_initial, max=config.backoff_max,
                                                 jitter=config.backoff_initial)
         self._secret = config.api_key or os.environ.get("OPENAI_API_KEY")
-        self._openai = None if self._recordings is not None else openai.AsyncOpenAI(
-            base_url=config.base_url,
-            # Local servers (vLLM, llama.cpp, Ollama) take any key, but the SDK insists on one.
-            api_key=self._secret or ("unused" if config.base_url else None),
-            timeout=config.timeout, max_retries=0,
-            # The SDK's aiohttp transport costs about half the CPU per call of its default httpx one,
-            # which on two cores is the difference between keeping 64 slots busy and not.
-            http_client=openai.DefaultAioHttpClient())
+        self._endpoint = None if self._recordings is not None else ChatEndpoint(
+            config.base_url, config.api_key, timeout=config.timeout, connections=config.concurrency)
 
     async def __aenter__(self) -> Self:
         return self
@@ -245,8 +222,8 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._openai is not None:
-            await self._openai.close()
+        if self._endpoint is not None:
+            await self._endpoint.close()
         if self._shared is not None:
             await self._shared.close()
         if self._cache is not None:
@@ -347,23 +324,9 @@ class LLMClient:
         estimate = self._estimate_tokens(payload)
         await _take(self._rpm, 1)
         await _take(self._tpm, estimate)
-        error = body = None
         async with self._slots:
             self.meter.call(request.purpose)
-            try:
-                # The SDK's generic POST: the payload goes out as is and the body comes back as plain JSON,
-                # skipping the typed request transform and response models (most of the SDK's CPU per call).
-                body = await self._openai.post("/chat/completions", body=payload, cast_to=object)
-            except openai.APIStatusError as exc:
-                error = self._status_error(exc)
-            except openai.APITimeoutError:
-                error = LLMError("timeout", f"no answer within {self.config.timeout}s")
-            except openai.APIConnectionError as exc:
-                error = LLMError("connection_error", redact(f"{exc}: {exc.__cause__!r}", self._secret))
-            except ValueError as exc:  # a 200 whose body is not JSON
-                error = LLMError("malformed_response", f"response body is not JSON: {exc}")
-        if error is not None:
-            raise error  # outside the except blocks, so the SDK exception is not chained as __context__
+            body = await self._endpoint.post(payload)
         try:
             text = body["choices"][0]["message"]["content"]
             finish_reason = body["choices"][0].get("finish_reason")
@@ -408,18 +371,6 @@ class LLMClient:
             return 0
         return len(canonical_json(payload["messages"])) // 3 + (
             payload.get("max_tokens") or _UNBOUNDED_COMPLETION_TOKENS)
-
-    def _status_error(self, exc: openai.APIStatusError) -> LLMError:
-        status = exc.status_code
-        detail = redact(f"HTTP {status}: {exc.message}", self._secret)[:500]
-        retry_after = _retry_after(exc.response.headers) if status in (429, 503) else None
-        if status == 429:
-            return LLMError("rate_limited", detail, retry_after=retry_after)
-        if status == 408:
-            return LLMError("timeout", detail)
-        if status == 409 or status >= 500:
-            return LLMError("server_error", detail, retry_after=retry_after)
-        return LLMError(f"http_{status}", detail)
 
     def _wait(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception()

@@ -12,7 +12,7 @@ BAD_ANSWER = frozenset({"malformed_response", "empty_content", "invalid_json", "
 
 class LLMError(Exception):
     """``reason`` is one of TRANSIENT, BAD_ANSWER, or a final one ("http_401", "replay_missing", ...).
-    Messages are redacted before they get here and the SDK exception is never chained (its request
+    Messages are redacted before they get here and the HTTP library's exception is never chained (its request
     carries the Authorization header)."""
 
     def __init__(self, reason: str, detail: str, *, retry_after: float | None = None,

@@ -11,7 +11,7 @@ KEY = "sk-bimed-CANARY-7f3a9c1e5d"
 
 
 def test_api_key_never_leaks(start_server, caplog, tmp_path):
-    caplog.set_level(logging.DEBUG)  # every logger, the SDK's and the HTTP stack's included
+    caplog.set_level(logging.DEBUG)  # every logger, the HTTP stack's included
     server = start_server(api_key=KEY, fail_first=1, fault_mix={"rate_limit": 1, "drop": 1, "server_error": 1},
                           retry_after=0.01)
     requests = [ask(f"q{i}", item_id=f"item-{i}") for i in range(6)]
@@ -24,7 +24,7 @@ def test_api_key_never_leaks(start_server, caplog, tmp_path):
     failed, failed_llm = run_many(wrong, [ask("denied", item_id="item-x")])
     error = failed[0].error
     assert error.reason == "http_401" and "Incorrect API key" in str(error)
-    assert error.__cause__ is None and error.__context__ is None  # the SDK exception holds the request headers
+    assert error.__cause__ is None and error.__context__ is None  # the HTTP library's exception may hold the request headers
 
     texts = [caplog.text, str(error), repr(error), error.detail, "".join(traceback.format_exception(error)),
              repr(config), repr(wrong), repr(llm.meter.snapshot()), repr(failed_llm.meter.snapshot()),
