@@ -41,6 +41,8 @@ DEFINITION_ENV = ("BIMED_CONFIG", "BIMED_LLM_SHARDS", "BIMED_EXECUTOR", STEP_POD
 # Values of `env` are written into every Job spec (and shown in the UI as executor config): a name like these
 # belongs in a Kubernetes secret listed under `env_secrets`.
 SECRET_NAME = re.compile(r"(^|_)(API_?KEY|KEY|TOKEN|PASSWORD|SECRET|CREDENTIALS?)$", re.IGNORECASE)
+# ... and so does a value holding a password, such as BIMED_LLM_CACHE=postgresql://user:password@host/db.
+URL_PASSWORD = re.compile(r"://[^/@:\s]*:[^/@\s]+@")
 
 
 class StepSettings(dg.Config):
@@ -88,7 +90,8 @@ class StepPods(dg.Config):
 
     def executor_config(self) -> dict[str, Any]:
         """The configuration of ``k8s_job_executor`` (dagster_k8s.executor's schema)."""
-        secret_like = sorted(name for name in self.env if SECRET_NAME.search(name))
+        secret_like = sorted(name for name, value in self.env.items()
+                             if SECRET_NAME.search(name) or URL_PASSWORD.search(str(value)))
         if secret_like:
             raise ValueError(f"{STEP_PODS_ENV}: env {secret_like} would be written into every step's Job spec: "
                              "put them in a Kubernetes secret and list it under env_secrets")

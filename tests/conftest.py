@@ -8,9 +8,11 @@ missing: a green CI always means every test ran. Only tests marked ``needs_gpu``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_helpers import throwaway_database
 
 REPO = Path(__file__).resolve().parent.parent
 ON_CI = bool(os.environ.get("CI"))
@@ -55,3 +57,11 @@ def real_data() -> Path:
             pytest.fail(f"real source files not found at {path}; CI must have shared/ beside the clone")
         pytest.skip(f"real source files not found at {path} (set BIMED_REAL_DATA)")
     return path
+
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; its URL (``postgres_helpers.throwaway_database``)."""
+    with throwaway_database() as url:
+        yield url

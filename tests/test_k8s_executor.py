@@ -119,9 +119,11 @@ def test_k8s_refuses_a_missing_file_a_private_limiter_a_secret_in_the_spec_and_a
     on_k8s.delenv("BIMED_LLM_BASE_URL")  # replaying the recordings: no endpoint, nothing to share
     assert executor_names(load_defs())[ASSET_JOB] == "bimed_k8s"
     leaky = tmp_path / "step_pods.yaml"
-    leaky.write_text(yaml.safe_dump({"image": "img", "env": {"BIMED_LLM_API_KEY": API_KEY, "HF_TOKEN": "x"}}))
+    leaky.write_text(yaml.safe_dump({"image": "img", "env": {
+        "BIMED_LLM_API_KEY": API_KEY, "HF_TOKEN": "x", "BIMED_LLM_CACHE": "postgresql://bimed:hunter2@db/bimed",
+        "BIMED_REVIEW_DB": "postgresql://bimed@db/review"}}))  # a URL without a password is a plain value
     on_k8s.setenv("BIMED_STEP_PODS", str(leaky))
-    with pytest.raises(ValueError, match=r"\['BIMED_LLM_API_KEY', 'HF_TOKEN'\].*env_secrets"):
+    with pytest.raises(ValueError, match=r"\['BIMED_LLM_API_KEY', 'BIMED_LLM_CACHE', 'HF_TOKEN'\].*env_secrets"):
         load_defs()
     # A misspelt step would silently run on the default pod: without its memory, off the LLM node.
     misspelt = tmp_path / "misspelt.yaml"

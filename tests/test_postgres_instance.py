@@ -1,16 +1,14 @@
 """The documented production instance (deploy/postgres/dagster.yaml) on a real PostgreSQL server.
 
 Each test gets its own throwaway database on the server at 127.0.0.1:5432 (override with
-``BIMED_TEST_POSTGRES_ADMIN_URL``, a libpq URL of a database the user may ``CREATE DATABASE`` from); it is
+``BIMED_TEST_ADMIN_URL``, a libpq URL of a database the user may ``CREATE DATABASE`` from); it is
 dropped afterwards. Unreachable server: the test fails when ``CI`` is set, and is skipped otherwise.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,8 +17,9 @@ import polars as pl
 import psycopg
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
-from psycopg import sql
+from postgres_helpers import ADMIN_URL
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import make_url
 
 from bimed_assets.definitions import defs
 from bimed_assets.sources import SOURCES
@@ -30,15 +29,8 @@ pytestmark = pytest.mark.postgres
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY_CONFIG = REPO / "deploy" / "postgres" / "dagster.yaml"
-ADMIN_URL = os.environ.get("BIMED_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SOURCE = "medqa"
 QUARANTINE = f"{SOURCE}_quarantine"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
-    pytest.skip(reason)
 
 
 def _documented_scheme() -> str:
@@ -58,25 +50,9 @@ def _dagster_url(dbname: str) -> str:
 
 
 @pytest.fixture
-def postgres_db():
-    """A fresh, uniquely named database; yields its name. Dropped (connections terminated) afterwards."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        _unavailable(f"PostgreSQL server unreachable at {ADMIN_URL}: {exc}".strip())
-    name = f"bimed_test_{uuid.uuid4().hex[:16]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+def postgres_db(postgres_database) -> str:
+    """A fresh database (tests/conftest.py); its name."""
+    return make_url(postgres_database).database
 
 
 @pytest.fixture

@@ -132,3 +132,14 @@ def test_the_endpoint_budget_of_every_run_comes_from_the_environment(monkeypatch
     monkeypatch.setenv("BIMED_LLM_RPM", "fast")
     with pytest.raises(ValueError, match="BIMED_LLM_RPM='fast'"):
         llm_from_env()
+
+
+def test_the_llm_cache_of_every_run_comes_from_the_environment(monkeypatch):
+    """BIMED_LLM_CACHE (a PostgreSQL URL, for steps on several machines) is read as dg.EnvVar, like the key."""
+    from bimed_assets.defs.resources import llm_from_env
+
+    url = "postgresql://bimed:hunter2@db-host/bimed"
+    monkeypatch.setenv("BIMED_LLM_CACHE", url)
+    llm = llm_from_env()
+    assert isinstance(llm.cache_path, dg.EnvVar)
+    assert llm.process_config_and_initialize().cache_path == url

@@ -36,7 +36,9 @@ class LLMResource(dg.ConfigurableResource):
     timeout: float = Field(default=120.0, description="Seconds per HTTP attempt.")
     max_retries: int = Field(default=6, description="Extra attempts after a retryable failure.")
     cache_path: str = Field(default_factory=lambda: str(var_dir() / "llm_cache.sqlite"),
-                            description="SQLite cache of every completed call: nothing is paid for twice.")
+                            description="Cache of every completed call, so that nothing is paid for twice: a "
+                            "SQLite file (one machine), or a postgresql:// URL that steps on several machines share "
+                            "(set it through dg.EnvVar: BIMED_LLM_CACHE).")
     replay_path: str = Field(default=str(RECORDINGS), description="Recorded answers used when no base_url.")
     retry_failed: bool = Field(default=False, description="Ask again for answers cached as unusable (by default "
                                "they are kept and not paid for again; or purge them: python -m "
@@ -61,8 +63,6 @@ class LLMResource(dg.ConfigurableResource):
         """``run_id`` is written beside every cached answer, so that one run's answers can be purged."""
         # Replay answers come from the recordings alone: a cache in front of them could serve stale answers
         # after a recording is corrected, and replaying costs nothing anyway.
-        if not self.replaying:
-            os.makedirs(os.path.dirname(self.cache_path) or ".", exist_ok=True)
         return LLMConfig(
             base_url=self.base_url, model=self.model, api_key=self.api_key,
             concurrency=max(1, self.concurrency // self.pool_steps), rpm=self.rpm, tpm=self.tpm,
@@ -90,4 +90,6 @@ def llm_from_env() -> LLMResource:
             live[name] = value
     if os.environ.get("BIMED_LLM_API_KEY"):
         live["api_key"] = dg.EnvVar("BIMED_LLM_API_KEY")
+    if os.environ.get("BIMED_LLM_CACHE"):  # a PostgreSQL URL may hold a password: never in the run config
+        live["cache_path"] = dg.EnvVar("BIMED_LLM_CACHE")
     return LLMResource(**live)

@@ -1,8 +1,10 @@
-"""Persistent, content-addressed cache of completed LLM calls (SQLite in WAL mode).
+"""Persistent, content-addressed cache of completed LLM calls: a SQLite file in WAL mode (one machine), or a
+PostgreSQL database (``postgresql://...``: steps on several machines share it).
 
 One autocommitted row per completed call, written the moment the call completes: a run killed with
 ``kill -9`` leaves every answer it had received for the next run, which then pays again at most for the
-calls that were in flight. WAL lets a second process read and write the same file concurrently.
+calls that were in flight. WAL lets a second process on the same machine read and write the same file concurrently;
+SQLite's locks do not hold across machines (network file systems), which is what the PostgreSQL form is for.
 Writes are synchronous on purpose: an insert takes well under a millisecond, and committing before the
 caller sees the answer is what makes the crash guarantee hold.
 
@@ -17,11 +19,14 @@ calls each used: purging calls drops the item results that used them, so the nex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,22 +41,33 @@ CREATE TABLE IF NOT EXISTS completions (
     response TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
-    created_at REAL NOT NULL
+    created_at {real} NOT NULL
 )
 """
 # Finished items of the incremental stages (``incremental.walk_changed``), and the calls each one's result used.
 _ITEM_SCHEMA = (
-    ("CREATE TABLE IF NOT EXISTS item_results (key TEXT PRIMARY KEY, stage TEXT NOT NULL, result BLOB NOT NULL, "
-     "run_id TEXT, created_at REAL NOT NULL)"),
+    ("CREATE TABLE IF NOT EXISTS item_results (key TEXT PRIMARY KEY, stage TEXT NOT NULL, result {blob} NOT NULL, "
+     "run_id TEXT, created_at {real} NOT NULL)"),
     "CREATE TABLE IF NOT EXISTS item_calls (item_key TEXT NOT NULL, call_key TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS item_calls_by_call ON item_calls (call_key)",
     "CREATE INDEX IF NOT EXISTS item_calls_by_item ON item_calls (item_key)",
 )
-_KEYS_PER_QUERY = 10_000  # under SQLite's limit of bound parameters per statement
+_KEYS_PER_QUERY = 10_000  # under either database's limit of bound parameters per statement
 # Added after the first release: existing cache files get them by ALTER TABLE, NULL for their old rows.
 _PROVENANCE = {"error": "TEXT", "endpoint": "TEXT", "run_id": "TEXT", "item_id": "TEXT", "purpose": "TEXT"}
 _COLUMNS = ("key, model, request, response, prompt_tokens, completion_tokens, created_at, error, endpoint, run_id, "
             "item_id, purpose")
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_url(location: str) -> bool:
+    """A PostgreSQL URL rather than a SQLite file's path."""
+    return location.startswith(_POSTGRES_SCHEMES)
+
+
+def shown(location: str) -> str:
+    """The location as it may be printed: a URL's password masked."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", location)
 
 
 def canonical_json(value: Any) -> str:
@@ -116,7 +132,7 @@ class Selection:
             values.append(self.until)
         if self.failed_only:
             clauses.append("error IS NOT NULL")
-        return " AND ".join(clauses) or "1", values
+        return " AND ".join(clauses) or "1 = 1", values
 
 
 def _call(row: tuple[Any, ...]) -> CachedCall:
@@ -124,11 +140,24 @@ def _call(row: tuple[Any, ...]) -> CachedCall:
 
 
 class CompletionCache:
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit, so each insert is its own durable transaction.
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    """``location``: a SQLite file's path, or a PostgreSQL URL (``is_database_url``) for steps on several machines."""
+
+    def __init__(self, location: str | Path) -> None:
+        location = str(location)
         self._lock = threading.Lock()  # the Dagster resource may share one cache across threads
+        self._url = location if is_database_url(location) else None
+        self._in_transaction = False
+        if self._url is not None:
+            self._db = self._connect()
+            with self._transaction():
+                # Steps starting at once would race to create the tables (CREATE ... IF NOT EXISTS is not atomic
+                # in PostgreSQL): one at a time.
+                self._run("SELECT pg_advisory_xact_lock(hashtext('bimed-llm-cache-schema'))")
+                self._create_schema(real="DOUBLE PRECISION", blob="BYTEA")
+            return
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit, so each insert is its own durable transaction.
+        self._db = sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False)
         # Two processes switching a new file to WAL at once get "database is locked" at once, without the
         # busy timeout applying; the loser just tries again.
         for attempt in Retrying(retry=retry_if_exception_type(sqlite3.OperationalError), stop=stop_after_delay(30),
@@ -137,25 +166,90 @@ class CompletionCache:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 # NORMAL in WAL survives a process crash; only an OS crash can lose the last commits.
                 self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute(_SCHEMA)
-                for statement in _ITEM_SCHEMA:
-                    self._db.execute(statement)
-                present = {row[1] for row in self._db.execute("PRAGMA table_info(completions)")}
-                for column, kind in _PROVENANCE.items():
-                    if column not in present:
-                        self._db.execute(f"ALTER TABLE completions ADD COLUMN {column} {kind}")
+                self._create_schema(real="REAL", blob="BLOB")
+
+    def _connect(self) -> Any:
+        import psycopg  # only where a PostgreSQL cache is configured
+
+        connection = psycopg.connect(self._url, autocommit=True)  # autocommit: each insert is its own transaction
+        # As SQLite's synchronous=NORMAL: a commit is on the server when it returns, which survives any crash of
+        # ours, without each insert (on the event loop) also waiting for the server's disk; only a crash of the
+        # database server itself can lose its last commits.
+        connection.execute("SET synchronous_commit = off")
+        return connection
+
+    def _create_schema(self, *, real: str, blob: str) -> None:
+        self._run(_SCHEMA.format(real=real))
+        for statement in _ITEM_SCHEMA:
+            self._run(statement.format(real=real, blob=blob))
+        if self._url is None:
+            present = {row[1] for row in self._run("PRAGMA table_info(completions)")}
+        else:
+            present = {row[0] for row in self._run(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'completions'")}
+        for column, kind in _PROVENANCE.items():
+            if column not in present:
+                self._run(f"ALTER TABLE completions ADD COLUMN {column} {kind}")
+
+    def _run(self, sql: str, values: Sequence[Any] = ()) -> Any:
+        """Executes one statement written with ``?`` placeholders, on either database; returns the cursor."""
+        if self._url is None:
+            return self._db.execute(sql, values)
+        sql = sql.replace("?", "%s")
+        try:
+            return self._db.execute(sql, values)
+        except Exception:
+            # The server closed the connection (a restart, a failover, an idle timeout): connect again and retry
+            # once, so that an answer just paid for is not lost with it. Not inside a transaction, whose earlier
+            # statements went with the old connection: that one fails, and is rolled back.
+            if self._in_transaction or not (self._db.closed or self._db.broken):
+                raise
+        self._db = self._connect()
+        return self._db.execute(sql, values)
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self._url is None:
+            self._db.executemany(sql, rows)
+        else:
+            self._db.cursor().executemany(sql.replace("?", "%s"), rows)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction: committed at the end of the block, rolled back on an error."""
+        if self._url is not None:
+            self._run("SELECT 1")  # a connection dropped while idle (a long walk) is replaced before, not during
+            self._in_transaction = True
+            try:
+                with self._db.transaction():
+                    yield
+            finally:
+                self._in_transaction = False
+            return
+        with self._db:  # the sqlite3 connection as a context manager commits, or rolls back
+            self._db.execute("BEGIN IMMEDIATE")
+            yield
+
+    def _upsert(self, table: str, columns: str) -> str:
+        """INSERT, replacing the row with the same key."""
+        marks = ", ".join("?" * len(columns.split(",")))
+        if self._url is None:
+            return f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})"
+        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in (c.strip() for c in columns.split(","))
+                            if name != "key")
+        return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (key) DO UPDATE SET {updates}"
 
     def get(self, key: str) -> CachedCall | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM completions WHERE key = ?", (key,)).fetchone()
+            row = self._run(f"SELECT {_COLUMNS} FROM completions WHERE key = ?", (key,)).fetchone()
         return None if row is None else _call(row)
 
     def put(self, key: str, model: str, request: dict[str, Any], response: str,
             prompt_tokens: int, completion_tokens: int, provenance: Provenance = Provenance(), *,
             error: str | None = None) -> None:
         with self._lock:
-            self._db.execute(
-                f"INSERT OR REPLACE INTO completions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._run(
+                self._upsert("completions", _COLUMNS),
                 (key, model, canonical_json(request), response, prompt_tokens, completion_tokens, time.time(),
                  error, provenance.endpoint, provenance.run_id, provenance.item_id, provenance.purpose))
 
@@ -165,13 +259,13 @@ class CompletionCache:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
-            return [_call(row) for row in self._db.execute(sql, values)]
+            return [_call(row) for row in self._run(sql, values)]
 
     def summary(self, selection: Selection) -> list[dict[str, Any]]:
         """Entries, failed entries and tokens per model and endpoint."""
         where, values = selection.where()
         with self._lock:
-            rows = self._db.execute(
+            rows = self._run(
                 "SELECT model, endpoint, count(*), count(error), sum(prompt_tokens + completion_tokens),"
                 f" min(created_at), max(created_at) FROM completions WHERE {where} GROUP BY model, endpoint"
                 " ORDER BY model, endpoint", values).fetchall()
@@ -181,15 +275,13 @@ class CompletionCache:
     def purge(self, selection: Selection) -> int:
         """Deletes the selected entries, and the item results that used any of them; how many entries."""
         where, values = selection.where()
-        # One transaction (the connection as a context manager commits it, or rolls it back on an error).
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("CREATE TEMP TABLE purged_items AS SELECT DISTINCT item_key FROM item_calls "
-                             f"WHERE call_key IN (SELECT key FROM completions WHERE {where})", values)
-            self._db.execute("DELETE FROM item_results WHERE key IN (SELECT item_key FROM purged_items)")
-            self._db.execute("DELETE FROM item_calls WHERE item_key IN (SELECT item_key FROM purged_items)")
-            self._db.execute("DROP TABLE purged_items")
-            return self._db.execute(f"DELETE FROM completions WHERE {where}", values).rowcount
+        with self._lock, self._transaction():
+            self._run("CREATE TEMP TABLE purged_items AS SELECT DISTINCT item_key FROM item_calls "
+                      f"WHERE call_key IN (SELECT key FROM completions WHERE {where})", values)
+            self._run("DELETE FROM item_results WHERE key IN (SELECT item_key FROM purged_items)")
+            self._run("DELETE FROM item_calls WHERE item_key IN (SELECT item_key FROM purged_items)")
+            self._run("DROP TABLE purged_items")
+            return self._run(f"DELETE FROM completions WHERE {where}", values).rowcount
 
     def item_results(self, keys: list[str]) -> dict[str, bytes]:
         """The kept results among ``keys`` (``keep_item_results``), by key."""
@@ -197,7 +289,7 @@ class CompletionCache:
         with self._lock:
             for start in range(0, len(keys), _KEYS_PER_QUERY):
                 chunk = keys[start:start + _KEYS_PER_QUERY]
-                found.update(self._db.execute(
+                found.update(self._run(
                     f"SELECT key, result FROM item_results WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
@@ -205,19 +297,17 @@ class CompletionCache:
                           run_id: str | None = None) -> None:
         """Stores (item key, result, the cache keys of the calls it used) rows in one transaction."""
         now = time.time()
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM item_calls WHERE item_key = ?", [(key,) for key, _, _ in results])
-            self._db.executemany(
-                "INSERT OR REPLACE INTO item_results (key, stage, result, run_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(key, stage, result, run_id, now) for key, result, _ in results])
-            self._db.executemany("INSERT INTO item_calls (item_key, call_key) VALUES (?, ?)",
-                                 [(key, call) for key, _, calls in results for call in set(calls)])
+        with self._lock, self._transaction():
+            self._many("DELETE FROM item_calls WHERE item_key = ?", [(key,) for key, _, _ in results])
+            self._many(self._upsert("item_results", "key, stage, result, run_id, created_at"),
+                       [(key, stage, result, run_id, now) for key, result, _ in results])
+            self._many("INSERT INTO item_calls (item_key, call_key) VALUES (?, ?)",
+                       [(key, call) for key, _, calls in results for call in set(calls)])
 
     def __len__(self) -> int:
         """Good answers (failed ones are counted by ``summary``)."""
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM completions WHERE error IS NULL").fetchone()[0]
+            return self._run("SELECT count(*) FROM completions WHERE error IS NULL").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

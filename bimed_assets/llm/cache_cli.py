@@ -14,10 +14,11 @@ again (and paid) by the next build, and the items whose kept results used them a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime
 
-from bimed_assets.llm.cache import CompletionCache, Selection
+from bimed_assets.llm.cache import CompletionCache, Selection, shown
 from bimed_assets.paths import var_dir
 
 
@@ -39,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (("inspect", "count the selected entries (and list some with --rows)"),
                        ("purge", "delete the selected entries, so that the next build asks for them again")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("--cache", default=str(var_dir() / "llm_cache.sqlite"), help="the SQLite cache file")
+        command.add_argument("--cache", default=os.environ.get("BIMED_LLM_CACHE") or str(var_dir() / "llm_cache.sqlite"),
+                             help="a SQLite file or a postgresql:// URL (default: $BIMED_LLM_CACHE, else the var/ file)")
         command.add_argument("--model")
         command.add_argument("--endpoint", help="base URL, as the llm resource's base_url")
         command.add_argument("--run", dest="run_id", help="Dagster run id")
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = CompletionCache(args.cache)
     try:
         if args.command == "purge":
-            print(f"purged {cache.purge(selection)} entries from {args.cache}")
+            print(f"purged {cache.purge(selection)} entries from {shown(args.cache)}")
             return 0
         summary = cache.summary(selection)
         print("model\tendpoint\tentries\tfailed\ttokens\tfirst\tlast")

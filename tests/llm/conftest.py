@@ -23,3 +23,12 @@ def start_server() -> Iterator[Callable[..., OpenAITestServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cache_location(request, tmp_path) -> str:
+    """Where the LLM cache lives: a SQLite file, or a fresh PostgreSQL database (what steps on several machines
+    share)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "llm.sqlite")
+    return request.getfixturevalue("postgres_database")

@@ -18,9 +18,9 @@ def reject(text, parsed):
     raise ValueError("not usable")
 
 
-def test_a_failed_answer_is_kept_and_not_paid_again(start_server, tmp_path):
+def test_a_failed_answer_is_kept_and_not_paid_again(start_server, cache_location):
     server = start_server()
-    config = config_for(server, cache_path=str(tmp_path / "llm.sqlite"), max_bad_answers=2)
+    config = config_for(server, cache_path=cache_location, max_bad_answers=2)
     first, _ = run_many(config, [ask("x", validator=reject, item_id="a")])
     paid = server.stats().received.total()
     assert first[0].error.reason == "validator_rejected" and paid == 3  # the first answer and 2 re-asks
@@ -35,9 +35,9 @@ def test_a_failed_answer_is_kept_and_not_paid_again(start_server, tmp_path):
     assert CompletionCache(config.cache_path).get(retried[0].completion.key).error is None
 
 
-def test_entries_are_selected_and_purged_by_provenance(start_server, tmp_path):
+def test_entries_are_selected_and_purged_by_provenance(start_server, cache_location):
     server = start_server()
-    path = str(tmp_path / "llm.sqlite")
+    path = cache_location
     run_many(config_for(server, cache_path=path, run_id="run-1"), [ask(f"a{i}", item_id=f"a{i}") for i in range(3)])
     between = time.time()
     run_many(config_for(server, cache_path=path, run_id="run-2", model="other"),
@@ -53,9 +53,9 @@ def test_entries_are_selected_and_purged_by_provenance(start_server, tmp_path):
     assert len(cache) == 0
 
 
-def test_the_command_line_inspects_and_purges(start_server, tmp_path, capsys):
+def test_the_command_line_inspects_and_purges(start_server, cache_location, capsys):
     server = start_server()
-    path = str(tmp_path / "llm.sqlite")
+    path = cache_location
     run_many(config_for(server, cache_path=path, run_id="r"), [ask("ok", item_id="ok")])
     run_many(config_for(server, cache_path=path, run_id="r"), [ask("bad", item_id="bad", validator=reject)])
     assert cache_cli.main(["inspect", "--cache", path, "--rows", "5"]) == 0
@@ -72,7 +72,7 @@ def _translate(server, cache_path: str, samples: list[dict], run_id: str) -> dic
     return {result.item_id: result.status for result in translate_parallel(config, samples, ScoringConfig())[0]}
 
 
-def test_purging_a_bad_period_restores_the_clean_review_queue(start_server, tmp_path):
+def test_purging_a_bad_period_restores_the_clean_review_queue(start_server, tmp_path, cache_location):
     """Well-formed but useless answers (English where Arabic was asked, 20% of calls) send items to review and
     stay cached, with the results of the items that used them; purging that period's entries (which drops those
     results too) and rebuilding against a healthy server gives the clean build's review queue."""
@@ -82,7 +82,7 @@ def test_purging_a_bad_period_restores_the_clean_review_queue(start_server, tmp_
     responder = CipherResponder(hopeless=0.1)
     clean = _translate(start_server(responder=responder), str(tmp_path / "clean.sqlite"), samples, "clean")
 
-    path = str(tmp_path / "llm.sqlite")
+    path = cache_location
     started = time.time()
     faulty = start_server(responder=responder, fault_rate=0.2, fault_mix={"wrong_language": 1.0}, seed=5)
     during = _translate(faulty, path, samples, "faulty")
