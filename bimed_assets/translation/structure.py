@@ -205,13 +205,14 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
         return None
     asks = [_ASKS.search(s) is not None for s in src_sentences]
     own = _own_marks(src_sentences)
-    owners = _owners(own, pieces)
+    owners = _owners(own, [piece[3] for piece in pieces])
     missing, cost = _align(sizes, pieces, [True] * len(sizes), asks, owners)
     if missing is None:
         return None
-    if _holds(own[missing], tgt):
+    held = _owners(own, [tgt])[0]  # the sentences of which the whole translation holds a mark
+    if missing in held:
         # Once more, leaving out only sentences of which the translation holds no mark.
-        deletable = [not _holds(marks, tgt) for marks in own]
+        deletable = [i not in held for i in range(len(own))]
         if not any(deletable):
             return None
         missing, cost = _align(sizes, pieces, deletable, asks, owners)
@@ -285,24 +286,16 @@ def _own_marks(src_sentences: list[str]) -> list[tuple[set[str], set[str]]]:
     return out
 
 
-def _holds(marks: tuple[set[str], set[str]], text: str) -> bool:
-    """Whether a normalised translation holds one of a source sentence's own marks."""
-    tokens, names = marks
-    if tokens & set(_ANCHOR.findall(text)):
-        return True
-    return bool(names) and bool(_transliterations(names, ARABIC_WORD.findall(text)))
-
-
-def _owners(own: list[tuple[set[str], set[str]]], pieces: list[Piece]) -> list[frozenset[int]]:
-    """For each piece, the source sentences (``_own_marks``) of which it holds a mark. The names are looked up
-    once among the words of the whole translation: a piece holds a name when it has one of the words found."""
-    texts = [piece[3] for piece in pieces]
+def _owners(own: list[tuple[set[str], set[str]]], texts: list[str]) -> list[frozenset[int]]:
+    """For each normalised text (a piece of a translation, or all of it), the source sentences (``_own_marks``) of
+    which it holds a mark. The names are looked up once among the words of all the texts: a text holds a name when
+    it has one of the words found."""
     words = [set(ARABIC_WORD.findall(text)) for text in texts]
     found = _transliterations({name for _, names in own for name in names}, set().union(*words))
     out = []
-    for text, piece_words in zip(texts, words, strict=True):
+    for text, text_words in zip(texts, words, strict=True):
         anchors = set(_ANCHOR.findall(text))
-        held = {name for name, name_words in found.items() if not name_words.isdisjoint(piece_words)}
+        held = {name for name, name_words in found.items() if not name_words.isdisjoint(text_words)}
         out.append(frozenset(i for i, (tokens, names) in enumerate(own)
                              if not tokens.isdisjoint(anchors) or not names.isdisjoint(held)))
     return out

@@ -181,7 +181,8 @@ def test_pieces_are_owned_by_the_sentence_whose_marks_they_hold():
     from bimed_assets.translation.structure import _own_marks, _owners, _pieces
     from bimed_assets.translation.text import normalize, sentences
 
-    owners = _owners(_own_marks(sentences(normalize(ANCHORED_SOURCE))), _pieces(normalize(ANCHORED_TARGET)))
+    owners = _owners(_own_marks(sentences(normalize(ANCHORED_SOURCE))),
+                     [piece[3] for piece in _pieces(normalize(ANCHORED_TARGET))])
     # The name transliterated, nothing, the hour (6), the temperature (37.2).
     assert owners == [{0}, set(), {2}, {2}]
     assert check_text(ANCHORED_SOURCE, ANCHORED_TARGET) == []
