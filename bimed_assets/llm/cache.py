@@ -144,9 +144,12 @@ class CompletionCache:
 
     def __init__(self, location: str | Path) -> None:
         location = str(location)
+        if "://" in location and not is_database_url(location):  # not to become a file named after a URL
+            raise ValueError(f"LLM cache {shown(location)!r}: expected a SQLite file's path or a postgresql:// URL")
         self._lock = threading.Lock()  # the Dagster resource may share one cache across threads
         self._url = location if is_database_url(location) else None
         self._in_transaction = False
+        self._put = self._upsert("completions", _COLUMNS)  # the statement of every answer: built once
         if self._url is not None:
             self._db = self._connect()
             with self._transaction():
@@ -249,7 +252,7 @@ class CompletionCache:
             error: str | None = None) -> None:
         with self._lock:
             self._run(
-                self._upsert("completions", _COLUMNS),
+                self._put,
                 (key, model, canonical_json(request), response, prompt_tokens, completion_tokens, time.time(),
                  error, provenance.endpoint, provenance.run_id, provenance.item_id, provenance.purpose))
 

@@ -102,3 +102,10 @@ def test_a_postgresql_cache_reconnects_after_the_server_drops_it(postgres_databa
     drop_connections()  # as while a long walk of items waits on the endpoint
     cache.keep_item_results("translation", [("item-1", b"result", ["after"])])
     assert cache.item_results(["item-1"]) == {"item-1": b"result"}
+
+
+def test_a_cache_url_of_another_database_is_refused_not_taken_for_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"'mysql://bimed:\*\*\*@db/llm'.*SQLite file's path or a postgresql:// URL"):
+        CompletionCache("mysql://bimed:hunter2@db/llm")
+    assert not any(tmp_path.iterdir())
