@@ -8,17 +8,18 @@ What runs is what the user runs: the project's ``chat_synthesis`` and ``translat
 (bench/partitioned_location.py), launched as an asset backfill (``bimed_assets.backfill.launch``, what the nightly
 sensor and ``python -m bimed_assets.backfill`` request) and run by a real ``dagster-daemon`` on a fresh instance
 (the project's dagster.yaml with room for every shard's run and LLM step at once). With ``--shards 8`` the steps
-are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, each with
-``concurrency / pool_steps`` = 64 / 8 HTTP slots; the unpartitioned layout is the same backfill with
-``llm.shards: 1``: one run with all 64 slots. Translation takes every item of the pool (``share`` 1.0, one round,
+are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, sharing the 64 HTTP slots
+as the project's default ``slots: machine`` does (``bimed_assets.llm.slots``: each run takes slots as its work
+needs them); the unpartitioned layout is the same backfill with ``llm.shards: 1``: one run with all 64 slots. Translation takes every item of the pool (``share`` 1.0, one round,
 no back-translation: one translate and one judge request per item); chat synthesis takes none (``share`` 0), so
 its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
 per step for the one run (``bimed_assets.executors.step_executor``), with the check processes of
 ``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
-project's dagster.yaml says (``run_queue``: every second, up to 8 at once). The server runs in its own process
+project's dagster.yaml says (``run_queue``: every second, one at a time). The server runs in its own process
 and reports the most requests it held at once.
 Wall = first run created → last run ended (the instance's run records); a run's time = its start (after its process
-has loaded the code) → its end; sending = at the server, first arrival to last answer. Ideal = concurrency / latency.
+has loaded the code) → its end; sending = at the server, first arrival to last answer, and the wall is the time to
+the first request, the sending and the time after the last answer. Ideal = concurrency / latency.
 CPU = the whole machine's busy time from the backfill's launch until it is done (/proc/stat: every process, the
 server, the daemon and the runs alike): "machine CPU busy" as a share of all cores over that time and, sampled every
 second, over the sending; and per request.
@@ -96,6 +97,7 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 cpu = [(time.monotonic(), machine_busy_seconds())]  # the machine's busy CPU seconds, every second
+                monotonic_to_epoch = time.time() - cpu[0][0]  # the server times arrivals on the monotonic clock
                 backfill_id = launch(instance, backfill_subset(graph, keys), run_config=RUN_CONFIG)
                 while (status := instance.get_backfill(backfill_id).status) not in DONE:
                     if daemon.poll() is not None:
@@ -114,7 +116,9 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
             run_time = statistics.median(r.end_time - r.start_time for r in records)
         stats = server_stats(url)
     sending = stats["arrival_span"] + latency
-    return {"runs": len(records), "started": started, "run_time": run_time, "received": stats["received"],
+    first_request = stats["first_arrival"] + monotonic_to_epoch - created
+    return {"runs": len(records), "first_request": first_request, "started": started, "run_time": run_time,
+            "after_sending": wall - first_request - sending, "received": stats["received"],
             "wall": wall, "rate": stats["received"] / wall, "sending": sending,
             "sending_rate": stats["received"] / sending, "max_in_flight": stats["max_in_flight"],
             "busy": _busy_share(cpu[0], cpu[-1]),
@@ -160,14 +164,16 @@ def main() -> None:
          f"{args.latency * 1000:.0f} ms a request); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
          f"Ideal = {ideal:.0f} req/s."),
         (f"Setup: {args.items:,} items; the project's chat and translation assets as a Dagster asset backfill run by "
-         f"dagster-daemon; {args.shards} partitions each with {args.concurrency} / {args.shards} slots "
-         f"(`pool_steps`), the `llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
+         f"dagster-daemon; {args.shards} partitions sharing {args.concurrency} slots (`slots: machine`), the "
+         f"`llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
         "",
-        ("| layout | runs | last run started s | median run s | requests | wall s | req/s over the wall | "
+        ("| layout | runs | first request s | last run started s | median run s | after last answer s | requests | "
+         "wall s | req/s over the wall | "
          "ratio to ideal | sending s (server) | req/s while sending | ratio to ideal | server max in flight | "
          "machine CPU busy | ... while sending | CPU ms per request |"),
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        *(f"| {name} | {row['runs']:.0f} | {row['started']:.1f} | {row['run_time']:.1f} | {row['received']:.0f} | "
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {row['runs']:.0f} | {row['first_request']:.1f} | {row['started']:.1f} | {row['run_time']:.1f} | "
+          f"{row['after_sending']:.1f} | {row['received']:.0f} | "
           f"{row['wall']:.1f} | {row['rate']:.1f} | {row['rate'] / ideal:.3f} | {row['sending']:.1f} | "
           f"{row['sending_rate']:.1f} | {row['sending_rate'] / ideal:.3f} | {row['max_in_flight']:.0f} | {row['busy']:.0%} | "
           f"{row['busy_sending']:.0%} | {row['cpu_ms']:.1f} |"

@@ -77,9 +77,9 @@ async def synthesize_item(llm: LLMClient, item: Mapping[str, Any], config: Synth
     return ChatResult(item["id"], "invalid", attempts, calls=calls)
 
 
-async def synthesize_all(llm: LLMClient, items: Iterable[Mapping[str, Any]], config: SynthesisConfig
-                         ) -> list[ChatResult]:
-    """One result per item, in input order, whatever fails."""
+async def synthesize_all(llm: LLMClient, items: Iterable[Mapping[str, Any]], config: SynthesisConfig,
+                         keep: incremental.Keep | None = None) -> list[ChatResult]:
+    """One result per item, in input order, whatever fails; ``keep`` is given each (with its index) as it ends."""
     work = list(items)
     results: list[ChatResult] = [None] * len(work)  # type: ignore[list-item]
     pending = iter(enumerate(work))
@@ -89,6 +89,8 @@ async def synthesize_all(llm: LLMClient, items: Iterable[Mapping[str, Any]], con
         for index, item in pending:  # one shared iterator: each item is taken exactly once
             results[index] = await synthesize_item(llm, item, config)
             progress.item(results[index].status)
+            if keep is not None:
+                keep(index, results[index])
 
     # An item's attempts are sequential: keep about as many items in flight as the client has HTTP slots.
     await asyncio.gather(*(worker() for _ in range(min(len(work), 2 * llm.config.concurrency))))
@@ -104,9 +106,10 @@ def synthesize_changed(llm: LLMConfig, items: Sequence[Mapping[str, Any]], confi
                        ) -> tuple[list[ChatResult], incremental.Usage]:
     """``synthesize_all`` in a client of its own over the new or changed items; the others keep their earlier
     result (``ChatResult.reused``). Results in input order, and the LLM usage of the items walked."""
-    async def walk(todo: list[Mapping[str, Any]]) -> tuple[list[ChatResult], incremental.Usage]:
+    async def walk(todo: list[Mapping[str, Any]], keep: incremental.Keep | None
+                   ) -> tuple[list[ChatResult], incremental.Usage]:
         async with LLMClient(llm) as client:
-            return await synthesize_all(client, todo, config), client.meter.snapshot()
+            return await synthesize_all(client, todo, config, keep), client.meter.snapshot()
 
     stage = incremental.Stage("chat_synthesis", CODE_VERSION, asdict(config))
-    return incremental.walk_changed(llm, stage, items, lambda todo: asyncio.run(walk(todo)))
+    return incremental.walk_changed(llm, stage, items, lambda todo, keep: asyncio.run(walk(todo, keep)))

@@ -1,6 +1,9 @@
 """Resources shared by every domain, bound once in ``bimed_assets.definitions``."""
 
+import hashlib
 import os
+from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -25,9 +28,15 @@ class LLMResource(dg.ConfigurableResource):
     model: str = Field(default="gpt-4o-mini", description="Model name sent with every request.")
     api_key: str | None = Field(default=None, description="Set through dg.EnvVar only; never logged.")
     concurrency: int = Field(default=16, description="Requests in flight at once, over all the steps of the "
-                             f"`{LLM_POOL}` pool that run at once (each takes its share, see pool_steps).")
+                             f"`{LLM_POOL}` pool that run at once (how they share them: see slots).")
     pool_steps: int = Field(default=1, description=f"The `{LLM_POOL}` pool's limit: how many LLM steps run at "
-                            "once (e.g. a backfill's partitions); each gets concurrency / pool_steps slots.")
+                            "once (e.g. a backfill's partitions). They share the machine's cores for their check "
+                            "processes and, with slots: split, each gets concurrency / pool_steps slots.")
+    slots: Literal["machine", "split"] = Field(default="machine", description="How the steps share the "
+                                              "`concurrency` slots. machine: one budget for every process on this "
+                                              "machine, each step taking slots as its work needs them (lock files "
+                                              "under BIMED_VAR_DIR/llm_slots). split: each step has concurrency / "
+                                              "pool_steps of its own (steps on several machines: k8s).")
     rpm: float | None = Field(default=None, description="Requests per minute; unset: unlimited.")
     tpm: float | None = Field(default=None, description="Tokens per minute; unset: unlimited.")
     limiter_url: str | None = Field(default=None, description="Redis URL (redis://host:6379/0): rpm and tpm are "
@@ -59,13 +68,20 @@ class LLMResource(dg.ConfigurableResource):
         with one each, where a step runs its checks between its calls (commit c598ee6's bench run)."""
         return configured if configured is not None else max(1, (os.cpu_count() or 1) // self.pool_steps)
 
+    def slots_path(self) -> Path:
+        """The lock file of this endpoint and model's slots on this machine."""
+        digest = hashlib.sha256(f"{self.base_url}|{self.model}".encode()).hexdigest()[:16]
+        return var_dir() / "llm_slots" / f"{digest}.lock"
+
     def llm_config(self, run_id: str | None = None) -> LLMConfig:
         """``run_id`` is written beside every cached answer, so that one run's answers can be purged."""
         # Replay answers come from the recordings alone: a cache in front of them could serve stale answers
         # after a recording is corrected, and replaying costs nothing anyway.
+        shared = self.slots == "machine" and not self.replaying
         return LLMConfig(
             base_url=self.base_url, model=self.model, api_key=self.api_key,
-            concurrency=max(1, self.concurrency // self.pool_steps), rpm=self.rpm, tpm=self.tpm,
+            concurrency=self.concurrency if shared else max(1, self.concurrency // self.pool_steps),
+            slots_path=str(self.slots_path()) if shared else None, rpm=self.rpm, tpm=self.tpm,
             limiter_url=self.limiter_url, timeout=self.timeout, max_retries=self.max_retries,
             cache_path=None if self.replaying else self.cache_path,
             replay_path=self.replay_path if self.replaying else None, record_path=self.record_path,
@@ -76,12 +92,16 @@ class LLMResource(dg.ConfigurableResource):
 
 def llm_from_env() -> LLMResource:
     """The live endpoint when BIMED_LLM_BASE_URL is set (key from BIMED_LLM_API_KEY), else replay; budget from
-    BIMED_LLM_CONCURRENCY, BIMED_LLM_POOL_STEPS, BIMED_LLM_RPM and BIMED_LLM_TPM when set."""
+    BIMED_LLM_CONCURRENCY, BIMED_LLM_POOL_STEPS, BIMED_LLM_RPM and BIMED_LLM_TPM when set, shared as
+    BIMED_LLM_SLOTS says (machine, or split under BIMED_EXECUTOR=k8s)."""
     live = {"base_url": os.environ["BIMED_LLM_BASE_URL"]} if os.environ.get("BIMED_LLM_BASE_URL") else {}
     if os.environ.get("BIMED_LLM_MODEL"):
         live["model"] = os.environ["BIMED_LLM_MODEL"]
     if os.environ.get("BIMED_LLM_LIMITER_URL"):
         live["limiter_url"] = os.environ["BIMED_LLM_LIMITER_URL"]
+    # Step pods on several machines share no lock file: there each step takes its split of the slots.
+    live["slots"] = os.environ.get("BIMED_LLM_SLOTS") or ("split" if os.environ.get("BIMED_EXECUTOR") == "k8s"
+                                                          else "machine")
     # The endpoint's budget and its split, set beside the pool's limit (dagster.yaml) for every run of a backfill,
     # whose runs carry no run config: in-flight slots, and requests and tokens per minute (shared through
     # BIMED_LLM_LIMITER_URL across processes).

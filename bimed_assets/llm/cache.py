@@ -78,7 +78,12 @@ def cache_key(payload: dict[str, Any]) -> str:
     """sha256 of the generation payload (model, messages, response_format, temperature, max_tokens and any
     other generation parameter) — never the item id, replay key or credentials, so identical prompts from
     different items share one paid answer."""
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return key_of(canonical_json(payload))
+
+
+def key_of(body: str) -> str:
+    """``cache_key`` of a payload already in ``canonical_json``."""
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -247,13 +252,13 @@ class CompletionCache:
             row = self._run(f"SELECT {_COLUMNS} FROM completions WHERE key = ?", (key,)).fetchone()
         return None if row is None else _call(row)
 
-    def put(self, key: str, model: str, request: dict[str, Any], response: str,
+    def put(self, key: str, model: str, request_json: str, response: str,
             prompt_tokens: int, completion_tokens: int, provenance: Provenance = Provenance(), *,
             error: str | None = None) -> None:
         with self._lock:
             self._run(
                 self._put,
-                (key, model, canonical_json(request), response, prompt_tokens, completion_tokens, time.time(),
+                (key, model, request_json, response, prompt_tokens, completion_tokens, time.time(),
                  error, provenance.endpoint, provenance.run_id, provenance.item_id, provenance.purpose))
 
     def select(self, selection: Selection, limit: int | None = None) -> list[CachedCall]:

@@ -11,7 +11,6 @@ b63be3b); and run processes no longer import the SDK.
 from __future__ import annotations
 
 import email.utils
-import functools
 import json
 import os
 from collections.abc import Mapping
@@ -77,7 +76,8 @@ class ChatEndpoint:
             raise LLMError("no_api_key", "no API key: set api_key (BIMED_LLM_API_KEY) or OPENAI_API_KEY, or a base_url "
                            "of a local server")
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._headers = {"Authorization": f"Bearer {self._secret or 'unused'}"}
+        # The body goes as UTF-8: escaped, each Arabic letter would take 6 bytes instead of 2.
+        self._headers = {"Authorization": f"Bearer {self._secret or 'unused'}", "Content-Type": "application/json"}
         # As the SDK's timeout: each wait (connecting, then the answer) may take ``timeout``; not a total, which
         # would also count a long generation's time against the connection.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
@@ -92,18 +92,16 @@ class ChatEndpoint:
             self._proxy = (None, None)
         self._session: aiohttp.ClientSession | None = None  # made in the event loop that uses it
 
-    async def post(self, payload: dict[str, Any]) -> Any:
-        """The decoded JSON answer; raises LLMError for an error status, a timeout, a broken connection or a body
+    async def post(self, body: str) -> Any:
+        """The decoded JSON answer to a JSON ``body``; raises LLMError for an error status, a timeout, a broken connection or a body
         that is not JSON."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=self._headers, timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._connections),
-                # UTF-8 on the wire: escaped, each Arabic letter would take 6 bytes instead of 2.
-                json_serialize=functools.partial(json.dumps, ensure_ascii=False),
                 proxy=self._proxy[0], proxy_auth=self._proxy[1])
         error = None
         try:
-            async with self._session.post(self._url, json=payload) as response:
+            async with self._session.post(self._url, data=body.encode()) as response:
                 status, headers, body = response.status, response.headers, await response.read()
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             error = LLMError("timeout", self._description)

@@ -7,8 +7,9 @@ model, and the item's own content. The next build takes a kept result as it is: 
 no check. So an unchanged nightly rebuild walks nothing, and after a change only the changed items are walked
 (their unchanged calls still come from the cache).
 
-Only finished results are kept (accepted or in review, a valid chat or an invalid one): an item the LLM could not
-answer is walked again next time, which is how it is retried. Purging cache entries (``CompletionCache.purge``,
+Only finished results are kept (accepted or in review, a valid chat or an invalid one), as the walk goes (a batch
+every few seconds), so that a walk killed midway is resumed where it was: an item the LLM could not answer is
+walked again next time, which is how it is retried. Purging cache entries (``CompletionCache.purge``,
 ``python -m bimed_assets.llm.cache_cli purge``) drops the results that used them, so the next build walks
 exactly those items again. Replaying recordings (no cache) keeps nothing: it walks every item, at no cost.
 """
@@ -22,6 +23,7 @@ import importlib.util
 import json
 import logging
 import pickle
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,12 +107,44 @@ class Stage:
     settings: Mapping[str, Any]
 
 
+Keep = Callable[[int, Any], None]  # keep(index of the item in the walk, its result), as each item finishes
+# A walk keeps its finished results a batch at a time: every this many, or this often.
+_KEEP_BATCH = 500
+_KEEP_SECONDS = 5.0
+
+
+class _Keeper:
+    """Keeps the finished results of a walk as they come, a batch at a time: a crash (a killed partition's run)
+    loses the walk of none of the items kept so far, and the writes are spread over the walk instead of all at its
+    end, where a backfill's partitions, ending together, waited on each other for the cache's lock."""
+
+    def __init__(self, cache: CompletionCache, stage: str, run_id: str | None, keys: list[str]) -> None:
+        self._cache, self._stage, self._run_id, self._keys = cache, stage, run_id, keys
+        self._pending: list[tuple[str, bytes, list[str]]] = []
+        self._flushed = time.monotonic()
+
+    def __call__(self, index: int, result: Result) -> None:
+        if result.status != "failed":
+            # pickle: the results are the pipeline's own dataclasses, and a key names the code that wrote them
+            self._pending.append((self._keys[index], pickle.dumps(result), result.calls))
+        if len(self._pending) >= _KEEP_BATCH or time.monotonic() - self._flushed >= _KEEP_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._cache.keep_item_results(self._stage, self._pending, self._run_id)
+            self._pending = []
+        self._flushed = time.monotonic()
+
+
 def walk_changed(config: LLMConfig, stage: Stage, items: Sequence[Mapping[str, Any]],
-                 walk: Callable[[list[Mapping[str, Any]]], tuple[list[R], Usage]]) -> tuple[list[R], Usage]:
-    """``walk(items)`` (results in input order, and usage) over only the items without a kept result; the kept
-    ones are taken as they are (``reused``). Results in input order; usage of the walked items only."""
+                 walk: Callable[[list[Mapping[str, Any]], Keep | None], tuple[list[R], Usage]]
+                 ) -> tuple[list[R], Usage]:
+    """``walk(items, keep)`` (results in input order, and usage; ``keep`` told of each result as it finishes) over
+    only the items without a kept result; the kept ones are taken as they are (``reused``). Results in input order;
+    usage of the walked items only."""
     if config.cache_path is None:
-        return walk(list(items))
+        return walk(list(items), None)
     keys = [item_key(stage.version, stage.settings, config.model, item) for item in items]
     cache = CompletionCache(config.cache_path)
     try:
@@ -118,19 +152,18 @@ def walk_changed(config: LLMConfig, stage: Stage, items: Sequence[Mapping[str, A
         todo = [index for index, key in enumerate(keys) if key not in kept]
         log.info("%s: %d items unchanged since an earlier build (not walked), %d to walk", stage.name,
                  len(items) - len(todo), len(todo))
-        walked, usage = walk([items[index] for index in todo]) if todo else ([], UsageMeter().snapshot())
+        keeper = _Keeper(cache, stage.name, config.run_id, [keys[index] for index in todo])
+        try:
+            walked, usage = walk([items[index] for index in todo], keeper) if todo else ([], UsageMeter().snapshot())
+        finally:  # a walk that fails keeps what it finished too (a killed process, the last few seconds' only)
+            keeper.flush()
         results: list[R] = [None] * len(items)  # type: ignore[list-item]
         for index, key in enumerate(keys):
             if key in kept:
-                # pickle: the results are the pipeline's own dataclasses, and a key names the code that wrote them
                 results[index] = pickle.loads(kept[key])
                 results[index].reused = True
-        finished = []
         for index, result in zip(todo, walked, strict=True):
             results[index] = result
-            if result.status != "failed":
-                finished.append((keys[index], pickle.dumps(result), result.calls))
-        cache.keep_item_results(stage.name, finished, config.run_id)
     finally:
         cache.close()
     return results, usage

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-Validator = Callable[[str, Any], None]
+from bimed_assets.record_rules import arabic_share
 
-# Arabic, Arabic Supplement, Arabic Extended-A and the presentation forms.
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+Validator = Callable[[str, Any], None]
 
 
 def require_arabic(min_share: float = 0.5) -> Validator:
@@ -17,9 +15,8 @@ def require_arabic(min_share: float = 0.5) -> Validator:
     names in Latin script are expected, so the default is lenient)."""
 
     def validate(text: str, parsed: Any) -> None:
-        letters = [ch for ch in text if ch.isalpha()]
-        arabic = sum(1 for ch in letters if _ARABIC.match(ch))
-        if not letters or arabic / len(letters) < min_share:
-            raise ValueError(f"answer is not Arabic ({arabic}/{len(letters)} letters Arabic)")
+        share = arabic_share(text)
+        if share is None or share < min_share:
+            raise ValueError(f"answer is not Arabic ({share or 0:.0%} of its letters Arabic)")
 
     return validate

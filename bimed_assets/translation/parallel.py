@@ -85,9 +85,10 @@ def _fewer_collections() -> Iterator[None]:
 
 
 async def _translate(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
-                     offload: Offload, seed: int | None) -> tuple[list[ItemResult], Usage]:
+                     offload: Offload, seed: int | None, keep: incremental.Keep | None
+                     ) -> tuple[list[ItemResult], Usage]:
     async with LLMClient(config) as llm:
-        return await translate_all(llm, samples, scoring, offload, seed), llm.meter.snapshot()
+        return await translate_all(llm, samples, scoring, offload, seed, keep), llm.meter.snapshot()
 
 
 def merge_usage(usages: list[Usage]) -> Usage:
@@ -107,16 +108,17 @@ def translate_parallel(config: LLMConfig, samples: Sequence[Mapping[str, Any]], 
     keep their result (``ItemResult.reused``) and are not walked."""
     stage = incremental.Stage("translation", CODE_VERSION, {"scoring": asdict(scoring), "seed": seed})
     return incremental.walk_changed(config, stage, samples,
-                                    lambda todo: _translate_walked(config, todo, scoring, processes, seed))
+                                    lambda todo, keep: _translate_walked(config, todo, scoring, processes, seed, keep))
 
 
 def _translate_walked(config: LLMConfig, samples: Sequence[Mapping[str, Any]], scoring: ScoringConfig,
-                      processes: int, seed: int | None) -> tuple[list[ItemResult], Usage]:
+                      processes: int, seed: int | None, keep: incremental.Keep | None
+                      ) -> tuple[list[ItemResult], Usage]:
     with _fewer_collections():
         if processes <= 1 or len(samples) < MIN_ITEMS_FOR_WORKERS:
-            return asyncio.run(_translate(config, samples, scoring, inline, seed))
+            return asyncio.run(_translate(config, samples, scoring, inline, seed, keep))
         workers = _Workers(processes - 1)
         try:
-            return asyncio.run(_translate(config, samples, scoring, workers, seed))
+            return asyncio.run(_translate(config, samples, scoring, workers, seed, keep))
         finally:
             workers.close()

@@ -127,9 +127,10 @@ async def translate_item(llm: LLMClient, item_id: str, doc: dict[str, Any], conf
 
 async def translate_all(
     llm: LLMClient, samples: Iterable[Mapping[str, Any]], config: ScoringConfig, offload: Offload = inline,
-    seed: int | None = None,
+    seed: int | None = None, keep: Callable[[int, ItemResult], None] | None = None,
 ) -> list[ItemResult]:
-    """Every sample ends accepted, in review, or failed with a reason; results keep the input order."""
+    """Every sample ends accepted, in review, or failed with a reason; results keep the input order, and ``keep``
+    is given each (with its index) as it ends."""
     work = [(sample["id"], documents.document(sample)) for sample in samples]
     results: list[ItemResult] = [None] * len(work)  # type: ignore[list-item]
     pending = iter(enumerate(work))
@@ -139,6 +140,8 @@ async def translate_all(
         for index, (item_id, doc) in pending:  # one shared iterator: each item is taken exactly once
             results[index] = await translate_item(llm, item_id, doc, config, offload, seed)
             progress.item(results[index].status)
+            if keep is not None:
+                keep(index, results[index])
 
     # Each item's calls are sequential, so keep about as many items in flight as HTTP slots, and a few more
     # to cover cache hits and the checks between calls.

@@ -77,7 +77,7 @@ def test_two_processes_write_one_cache(cache_location):
         from bimed_assets.llm.cache import CompletionCache
         cache = CompletionCache(sys.argv[1])
         for i in range(300):
-            cache.put(f"{sys.argv[2]}-{i}", "m", {"i": i}, "answer", 1, 1)
+            cache.put(f"{sys.argv[2]}-{i}", "m", "{}", "answer", 1, 1)
     """)
     procs = [subprocess.Popen([sys.executable, "-c", writer, cache_location, name]) for name in ("a", "b")]
     assert [proc.wait() for proc in procs] == [0, 0]
@@ -95,9 +95,9 @@ def test_a_postgresql_cache_reconnects_after_the_server_drops_it(postgres_databa
         assert dropped == [(True,)]
 
     cache = CompletionCache(postgres_database)
-    cache.put("before", "m", {"i": 1}, "answer", 1, 1)
+    cache.put("before", "m", '{"i": 1}', "answer", 1, 1)
     drop_connections()
-    cache.put("after", "m", {"i": 2}, "answer", 1, 1)
+    cache.put("after", "m", '{"i": 2}', "answer", 1, 1)
     assert len(cache) == 2 and cache.get("before").response == cache.get("after").response == "answer"
     drop_connections()  # as while a long walk of items waits on the endpoint
     cache.keep_item_results("translation", [("item-1", b"result", ["after"])])

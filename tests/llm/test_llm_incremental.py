@@ -3,6 +3,8 @@ item whose calls were purged, and an item the LLM could not answer are walked ag
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
 from llm_helpers import config_for
 
@@ -42,6 +44,16 @@ def build(start_server, tmp_path):
         return results, server.stats().received.total() - before
 
     return run, config
+
+
+@dataclass
+class Done:
+    """A finished result of a stage that makes no call."""
+
+    name: str
+    status: str = "accepted"
+    calls: list[str] = field(default_factory=list)
+    reused: bool = False
 
 
 def walked(results) -> set[str]:
@@ -96,3 +108,27 @@ def test_the_code_version_follows_every_module_the_stage_imports(tmp_path, monke
     assert version() == first  # not imported by the stage
     (package / "checks.py").write_text("def rule(text):\n    return len(text) > 3\n")
     assert version() != first  # imported through prompts: a new version, every item walked again
+
+
+def test_a_walk_that_dies_midway_is_resumed_where_it_was(tmp_path):
+    """The results kept as the walk goes: a crash after 3 of 5 items leaves 2 to walk, not 5."""
+    config = incremental.LLMConfig(base_url="http://unused/v1", cache_path=str(tmp_path / "llm.sqlite"))
+    stage = incremental.Stage("test", "v1", {})
+    items = [{"id": f"item-{i}"} for i in range(5)]
+
+    def dies_after_three(todo, keep):
+        for index, item in enumerate(todo[:3]):
+            keep(index, Done(item["id"]))
+        raise KeyboardInterrupt("the run's process was stopped")
+
+    with pytest.raises(KeyboardInterrupt):
+        incremental.walk_changed(config, stage, items, dies_after_three)
+    asked = []
+
+    def finishes(todo, keep):
+        asked.extend(item["id"] for item in todo)
+        return [Done(item["id"]) for item in todo], {}
+
+    results, _ = incremental.walk_changed(config, stage, items, finishes)
+    assert asked == ["item-3", "item-4"]
+    assert [(r.name, r.reused) for r in results] == [(f"item-{i}", i < 3) for i in range(5)]

@@ -1,6 +1,7 @@
 """The translation asset in Dagster against a live (local) endpoint: metadata, secrecy, and free re-runs."""
 
 import importlib
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -72,18 +73,32 @@ def test_an_unchanged_rerun_makes_no_llm_call(live):
     assert (meta["items_walked"].value, meta["items_reused"].value) == (0, meta["selected_items"].value)
 
 
-def test_llm_steps_share_one_endpoint_pool_and_split_its_slots(tmp_path, monkeypatch):
+def test_llm_steps_share_one_endpoint_pool_and_its_slots(tmp_path, monkeypatch):
     monkeypatch.setenv("BIMED_VAR_DIR", str(tmp_path))
     from bimed_assets.definitions import defs
-    from bimed_assets.defs.resources import LLM_POOL, LLMResource
+    from bimed_assets.defs.resources import LLM_POOL, LLMResource, llm_from_env
 
     definitions = defs()
     for key in ("synthesized_chats", "translation_attempts", "benchmark_translation"):
         assert definitions.resolve_assets_def(key).op.pool == LLM_POOL
-    llm = LLMResource(base_url="http://gpu-node:8000/v1", concurrency=64, pool_steps=8,
-                      limiter_url="redis://127.0.0.1:6379/0", cache_path=str(tmp_path / "llm.sqlite"))
-    config = llm.llm_config("run-1")
-    assert (config.concurrency, config.limiter_url, config.run_id) == (8, "redis://127.0.0.1:6379/0", "run-1")
+    fields = {"base_url": "http://gpu-node:8000/v1", "concurrency": 64, "pool_steps": 8,
+              "limiter_url": "redis://127.0.0.1:6379/0", "cache_path": str(tmp_path / "llm.sqlite")}
+    # On one machine: the whole budget, taken through one lock file per endpoint and model.
+    config = LLMResource(**fields).llm_config("run-1")
+    assert (config.concurrency, config.limiter_url, config.run_id) == (64, "redis://127.0.0.1:6379/0", "run-1")
+    assert config.slots_path == str(tmp_path / "llm_slots" / Path(config.slots_path).name)
+    assert LLMResource(**fields, model="other").llm_config().slots_path != config.slots_path
+    # Steps on several machines: each its split, no lock file.
+    split = LLMResource(**fields, slots="split").llm_config("run-1")
+    assert (split.concurrency, split.slots_path) == (8, None)
+    assert LLMResource(slots="machine").llm_config().slots_path is None  # replaying: no endpoint, no slots
+
+    monkeypatch.setenv("BIMED_LLM_BASE_URL", "http://gpu-node:8000/v1")
+    assert llm_from_env().slots == "machine"
+    monkeypatch.setenv("BIMED_EXECUTOR", "k8s")
+    assert llm_from_env().slots == "split"
+    monkeypatch.setenv("BIMED_LLM_SLOTS", "machine")  # a node of its own for every LLM step: as set
+    assert llm_from_env().slots == "machine"
 
 
 def test_llm_steps_that_run_at_once_share_the_cores(monkeypatch):
