@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import math
 import os
 import random
 import time
@@ -67,7 +66,7 @@ class MachineSlots:
         self._waiting: deque[asyncio.Future[int]] = deque()
         self._poller: asyncio.Task[None] | None = None
         self._member = self._join()
-        self._part, self._counted_at = 1.0, 0.0
+        self._members, self._counted_at = 1, 0.0
         self.users = 0  # clients of this process using the pool (``machine_slots``)
 
     def _join(self) -> int:
@@ -76,9 +75,8 @@ class MachineSlots:
                 return offset
         raise RuntimeError(f"more than {_MAX_MEMBERS} processes share the LLM slots of {self.path}")
 
-    def _fraction(self) -> float:
-        """This process's part of the budget: an even part between the processes using it now (counted again every
-        ``_RECOUNT_SECONDS``)."""
+    def _processes(self) -> int:
+        """How many processes use the budget now (counted again every ``_RECOUNT_SECONDS``)."""
         now = time.monotonic()
         if now - self._counted_at >= _RECOUNT_SECONDS:
             others = 0
@@ -89,19 +87,19 @@ class MachineSlots:
                     _unlock(self._fd, offset)
                 else:
                     others += 1
-            self._part, self._counted_at = 1 / (others + 1), now
-        return self._part
+            self._members, self._counted_at = others + 1, now
+        return self._members
 
     def share(self) -> int:
-        """The most slots this process keeps while others use the budget too: its part, rounded up (so that
+        """The most slots this process keeps while others use the budget too: an even part, rounded up (so that
         together they can hold all of it)."""
-        return max(1, math.ceil(self.total * self._fraction()))
+        return -(-self.total // self._processes())
 
     def _assured(self) -> int:
-        """The slots this process is sure to get: its part, rounded down. Below it, a freed slot is surely for this
-        process, so it looks often; at or above, the budget may be spread already, and looking often for a slot
+        """The slots this process is sure to get: an even part, rounded down. Below it, a freed slot is surely for
+        this process, so it looks often; at or above, the budget may be spread already, and looking often for a slot
         nobody frees would only cost CPU (a scan of the bytes that finds none: ~1 µs a byte)."""
-        return math.floor(self.total * self._fraction())
+        return self.total // self._processes()
 
     def _take_free(self) -> int | None:
         """A slot byte no process holds, now locked by this one; None when all are taken."""
@@ -193,7 +191,7 @@ def held_by(path: str | Path, pid: int, total: int) -> set[int]:
         # "3: POSIX  ADVISORY  WRITE 1234 00:2e:5678 0 2": a process's adjacent bytes show as one range; a request
         # still waiting for a lock reads "3: -> POSIX ...".
         fields = line.split()
-        if fields[1] == "->" or fields[1] != "POSIX" or int(fields[4]) != pid or fields[5] != file_id:
+        if fields[1] != "POSIX" or int(fields[4]) != pid or fields[5] != file_id:
             continue
         end = total - 1 if fields[7] == "EOF" else min(int(fields[7]), total - 1)
         held.update(range(int(fields[6]), end + 1))
