@@ -12,13 +12,13 @@ import asyncio
 import math
 import random
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio
 from aiolimiter import AsyncLimiter
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.strategies import RateLimiter
 
 
 class Budget(Protocol):
@@ -52,6 +52,9 @@ def windows(per_minute: float) -> list[RateLimitItem]:
     """What one budget of ``per_minute`` holds in Redis: at most ``ceil(per_minute / 60)`` a second, so that
     processes starting together do not spend a minute's quota in one burst (providers enforce finer-grained
     limits), and at most ``per_minute`` in any 61 seconds, the guarantee."""
+    # Imported where a shared budget is configured, not by every step.
+    from limits import RateLimitItemPerSecond
+
     limit = max(1, math.floor(per_minute))
     return [RateLimitItemPerSecond(math.ceil(limit / 60), 1), RateLimitItemPerSecond(limit, GUARANTEE_SECONDS)]
 
@@ -86,6 +89,11 @@ class SharedBudgets:
     tolerates as well."""
 
     def __init__(self, url: str, prefix: str, endpoint: str) -> None:
+        # Only where a shared budget is configured: redis and limits cost each step process ~0.1 s to import.
+        import redis.asyncio
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+
         self._pool = redis.asyncio.ConnectionPool.from_url(url)  # ours, so that close() can release it
         storage = RedisStorage(f"async+{url}", implementation="redispy", key_prefix=prefix,
                                connection_pool=self._pool)

@@ -23,6 +23,7 @@ Not detectable without a bilingual lexicon or a model, by design:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -468,13 +469,14 @@ def _swaps(src: Mapping[str, str], tgt: Mapping[str, str]) -> list[str]:
     keys = [k for k in src if k in tgt and isinstance(src[k], str) and isinstance(tgt[k], str)]
     s_sig = {k: _signature(src[k], False) for k in keys}
     t_sig = {k: _signature(tgt[k], True) for k in keys}
+    shared = functools.cache(lambda x, y: _shared(s_sig[x], t_sig[y]))  # each pair of options is met twice
     found, used = [], set()
     for x in keys:
         for y in keys:
             if x >= y or x in used or y in used:
                 continue
-            straight = _shared(s_sig[x], t_sig[x]) + _shared(s_sig[y], t_sig[y])
-            crossed = _shared(s_sig[x], t_sig[y]) + _shared(s_sig[y], t_sig[x])
+            straight = shared(x, x) + shared(y, y)
+            crossed = shared(x, y) + shared(y, x)
             if straight or crossed:
                 swapped = crossed > straight
             else:

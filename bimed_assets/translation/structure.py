@@ -186,12 +186,6 @@ def _pieces(text: str) -> list[Piece]:
     return out
 
 
-def _fit(taken: float, n: int, spread: float) -> float:
-    z = abs(math.log(max(taken, 1) / n) - MEAN) / spread
-    # Huber: translators compress or expand a sentence more often than a normal tail allows.
-    return z * z / 2 if z < HUBER else HUBER * z - HUBER * HUBER / 2
-
-
 def dropped(src_sentences: list[str], tgt: str) -> int | None:
     """The index of a source sentence the translation seems to leave out, by the cheapest alignment.
 
@@ -230,46 +224,51 @@ def dropped(src_sentences: list[str], tgt: str) -> int | None:
 NAME_SKELETON = 5
 
 
+# A transliteration is a name's consonant skeleton (``text.same_name``) and an Arabic word's, equal (of four letters
+# or more) or one edit apart (of ``NAME_SKELETON`` or more). Each side is reduced to keys that meet exactly when
+# that holds: the skeleton itself ("="), the skeleton less one letter, which the other may lack ("-") or have
+# added (">"), and less the letter at k, which the other may have changed ("~"). A word transliterates a name
+# when their keys meet: one set operation per word, and most words meet no name.
+
+
+@functools.lru_cache(maxsize=1 << 14)  # drug and place names recur from text to text
+def _name_keys(name: str) -> frozenset[tuple]:
+    e = skeleton(name, arabic=False)
+    if len(e) < 4:
+        return frozenset()
+    keys: set[tuple] = {("=", e)}
+    if len(e) >= NAME_SKELETON:
+        keys.add((">", e))
+        for k in range(len(e)):
+            keys |= {("-", e[:k] + e[k + 1 :]), ("~", k, e[:k] + e[k + 1 :])}
+    return frozenset(keys)
+
+
 @functools.lru_cache(maxsize=1 << 14)  # a translation's words recur from text to text
-def _word_forms(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The consonant skeletons (``text.same_name``) of an Arabic word of four letters or more, with and without
-    the article, each with its one-letter deletions."""
-    forms = []
+def _word_keys(word: str) -> frozenset[tuple]:
+    """The keys of an Arabic word, with and without the article, where its skeleton has four letters or more."""
+    keys: set[tuple] = set()
     for form in ([word, word[2:]] if word.startswith("ال") else [word]):
         a = skeleton(form, arabic=True)
         if len(a) >= 4:
-            forms.append((a, tuple(a[:k] + a[k + 1 :] for k in range(len(a)))))
-    return tuple(forms)
+            keys |= {("=", a), ("-", a)}
+            for k in range(len(a)):
+                keys |= {(">", a[:k] + a[k + 1 :]), ("~", k, a[:k] + a[k + 1 :])}
+    return frozenset(keys)
 
 
 def _transliterations(names: Iterable[str], arabic_words: Iterable[str]) -> dict[str, set[str]]:
-    """For each English name found, the Arabic words that transliterate it: consonant skeletons equal (of four
-    letters or more), or one edit apart (of ``NAME_SKELETON`` or more). The names are indexed, not the words:
-    a source sentence has few names, and a translation's words are looked up one by one."""
-    exact: dict[str, set[str]] = defaultdict(set)  # a name's skeleton
-    longer: dict[str, set[str]] = defaultdict(set)  # ... of NAME_SKELETON letters or more: a word may add one
-    cut: dict[str, set[str]] = defaultdict(set)  # ... less one letter: a word may lack it
-    replaced: dict[tuple[int, str], set[str]] = defaultdict(set)  # ... less the letter at k: a word may change it
-    for name in names:
-        e = skeleton(name, arabic=False)
-        if len(e) < 4:
-            continue
-        exact[e].add(name)
-        if len(e) >= NAME_SKELETON:
-            longer[e].add(name)
-            for k in range(len(e)):
-                cut[e[:k] + e[k + 1 :]].add(name)
-                replaced[(k, e[:k] + e[k + 1 :])].add(name)
+    """For each English name found, the Arabic words that transliterate it."""
+    keyed = {name: keys for name in set(names) if (keys := _name_keys(name))}
     found: dict[str, set[str]] = defaultdict(set)
-    if not exact:
+    if not keyed:
         return found
+    every = frozenset().union(*keyed.values())
     for word in set(arabic_words):
-        for a, deletions in _word_forms(word):
-            matched = exact.get(a, set()) | cut.get(a, set())
-            for k, shorter in enumerate(deletions):
-                matched |= longer.get(shorter, set()) | replaced.get((k, shorter), set())
-            for name in matched:
-                found[name].add(word)
+        if not every.isdisjoint(probes := _word_keys(word)):
+            for name, keys in keyed.items():
+                if not keys.isdisjoint(probes):
+                    found[name].add(word)
     return found
 
 
@@ -301,18 +300,15 @@ def _owners(own: list[tuple[set[str], set[str]]], texts: list[str]) -> list[froz
     return out
 
 
-def _cuts(before: float, avail: float, n: int, following: int) -> list[float]:
-    """Where a sentence of ``n`` letters may end inside a piece of ``avail`` letters, ``before`` taken already."""
-    out = [min(max(n * math.exp(MEAN) - before, 1.0), avail - 1.0)]
-    if following:
-        out.append(min(max((before + avail) * n / (n + following) - before, 1.0), avail - 1.0))
-    return out
+_HUBER_OFFSET = HUBER * HUBER / 2
+_ROUNDING = 1e-9  # the floor is summed in another order than the costs it bounds
 
 
 def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: list[bool],
            owners: list[frozenset[int]]) -> tuple[int | None, float]:
     """The longest source sentence the cheapest alignment leaves out, if any, and the alignment's cost."""
     m, k = len(sizes), len(pieces)
+    log, inf = math.log, math.inf
     # A state is where the next sentence starts: piece j with r letters of it left (a sentence may end inside
     # a piece, between words, at a cost: translators do not always mark a sentence end). Per state the
     # cheapest cost and how it was reached; states inside a piece (by how the cut was placed) are kept apart
@@ -323,17 +319,28 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
         n = sizes[i]
         spread = SPREAD_FLOOR + SPREAD_SLOPE / math.sqrt(min(n, CALIBRATED_UP_TO))
         expected = n * math.exp(MEAN)
+        following = sizes[i + 1] if i + 1 < m else 0
+        question, may_delete = asks[i], deletable[i]
         nxt: dict[tuple[int, int], tuple[float, float, Any]] = {}
-
-        def offer(key: tuple[int, int], cost: float, left: float, how: Any,
-                  nxt: dict[tuple[int, int], tuple[float, float, Any]] = nxt) -> None:
-            if key not in nxt or cost < nxt[key][0]:
-                nxt[key] = (cost, left, how)
-
+        # The cheapest cost offered so far: an offer above it by more than the beam is dropped below whatever
+        # comes after, so it is not made, and a run's offers stop once what they cost at least (every term of
+        # a cost is >= 0, and splits and foreign pieces only grow along a run) passes that bound. The kept
+        # states, their costs and how they were reached are the same as without the bound.
+        best = inf
+        # A run's length misfit: z spreads off the expected length, then Huber's loss (translators compress or
+        # expand a sentence more often than a normal tail allows). Written out where it is used: this loop is most
+        # of the fidelity checks' time.
         for (j, partial), (here, left, _) in level.items():
+            if here > best + BEAM:
+                continue
             origin = ((j, partial), i)
-            if deletable[i]:
-                offer((j, partial), here + DELETE, left, (origin, True))
+            if may_delete:
+                cost = here + DELETE
+                if cost <= best + BEAM:
+                    old = nxt.get((j, partial))
+                    if old is None or cost < old[0]:
+                        nxt[(j, partial)] = (cost, left, (origin, True))
+                    best = min(best, cost)
             if j == k:
                 continue
             before, splits, foreign = 0.0, 0, 0.0
@@ -343,21 +350,44 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                     splits += 1
                 if (end - 1 > j or end > j and not partial) and owners[end - 1] and i not in owners[end - 1]:
                     foreign += ANCHOR  # a whole piece before this one
+                floor = here + SPLIT * splits + foreign
+                if before > expected:  # past its best length the sentence's misfit only grows along the run
+                    z = (log(before / n) - MEAN) / spread
+                    least = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+                    floor += min(least, QUESTION_FIT) if question else least
+                if floor > best + BEAM + _ROUNDING:
+                    break
                 # The sentence ends inside this piece: where its own length fits best, or where the rest of
-                # the piece fits the next sentence as well as this part fits this one.
-                if avail > 1:
-                    for variant, x in enumerate(_cuts(before, avail, n, sizes[i + 1] if i + 1 < m else 0), 1):
-                        cost = here + WORD + _fit(before + x, n, spread) + SPLIT * splits + foreign
-                        offer((end, variant), cost, avail - x, (origin, False))
+                # the piece fits the next sentence as well as this part fits this one. (Such an end costs WORD
+                # more than the floor: none is offered where that is already past the bound.)
+                if avail > 1 and floor + WORD <= best + BEAM + _ROUNDING:
+                    cut = min(max(expected - before, 1.0), avail - 1.0)
+                    cuts = ((1, cut), (2, min(max((before + avail) * n / (n + following) - before, 1.0), avail - 1.0))
+                            ) if following else ((1, cut),)
+                    for variant, x in cuts:
+                        taken = before + x
+                        z = abs(log(max(taken, 1) / n) - MEAN) / spread
+                        fit = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+                        cost = here + WORD + fit + SPLIT * splits + foreign
+                        if cost <= best + BEAM:
+                            old = nxt.get((end, variant))
+                            if old is None or cost < old[0]:
+                                nxt[(end, variant)] = (cost, avail - x, (origin, False))
+                            best = min(best, cost)
                 before += avail
                 last = end + 1 == k
-                fit = _fit(before, n, spread)
-                if asks[i] and pieces[end][2]:  # a question rendered as one: its wording compresses freely
+                z = abs(log(max(before, 1) / n) - MEAN) / spread
+                fit = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+                if question and pieces[end][2]:  # a question rendered as one: its wording compresses freely
                     fit = min(fit, QUESTION_FIT)
                 if (end > j or not partial) and owners[end] and i not in owners[end]:
                     fit += ANCHOR
                 cost = here + fit + SPLIT * splits + foreign + (0.0 if last else _END_COST[pieces[end][1]])
-                offer((end + 1, 0), cost, 0.0 if last else pieces[end + 1][0], (origin, False))
+                if cost <= best + BEAM:
+                    old = nxt.get((end + 1, 0))
+                    if old is None or cost < old[0]:
+                        nxt[(end + 1, 0)] = (cost, 0.0 if last else pieces[end + 1][0], (origin, False))
+                    best = min(best, cost)
                 if before > 4 * expected + 20:
                     break
         # A beam: states far costlier than the best one at this sentence never make the cheapest alignment.

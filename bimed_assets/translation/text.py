@@ -155,6 +155,7 @@ def skeleton(word: str, *, arabic: bool) -> str:
     return re.sub(r"(.)\1+", r"\1", word)  # "theophylline" ~ "ثيوفيلين"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # options compare the same words pair by pair, and terms recur across items
 def same_name(english: str, arabic: str) -> bool:
     """Whether an Arabic word transliterates an English one: skeletons at most one edit apart."""
     a = skeleton(english, arabic=False)
