@@ -335,3 +335,33 @@ def test_a_quotation_closed_without_a_period_may_end_its_sentence():
     source = "The patient said the pain was sharp. It began after the fall. He has no other complaints."
     dropped = 'قال المريض إن الألم "حاد" وبدأ بعد السقوط.'
     assert checks(source, dropped) & {"sentences", "length"}
+
+
+def test_transliterations_by_key_sets_match_the_plain_definition_on_every_pair():
+    """The keys (``structure._name_keys`` and ``_word_keys``) meet exactly where a name's skeleton and a word's are
+    equal (four letters or more) or one edit apart (the name's five or more): checked pair by pair on the fixtures'
+    English names and Arabic words."""
+    import json
+    from pathlib import Path
+
+    from bimed_assets.translation.structure import NAME_SKELETON, _transliterations
+    from bimed_assets.translation.text import ARABIC_WORD, LATIN_WORD, _one_edit, normalize, skeleton
+
+    names, words = set(), set()
+    for line in (Path(__file__).parent / "data" / "faithful_en_ar.jsonl").read_text().splitlines():
+        item = json.loads(line)
+        names |= {w for w in LATIN_WORD.findall(json.dumps(item["source"])) if len(w) >= 5}
+        words |= set(ARABIC_WORD.findall(normalize(json.dumps(item["target"], ensure_ascii=False))))
+    names |= {"morphine", "metformin", "Merriweather"}
+    assert len(names) > 100 and len(words) > 500
+
+    def plain(name: str, word: str) -> bool:
+        e = skeleton(name, arabic=False)
+        forms = [word, word[2:]] if word.startswith("ال") else [word]
+        return any(len(a := skeleton(form, arabic=True)) >= 4 and len(e) >= 4
+                   and (a == e or len(e) >= NAME_SKELETON and _one_edit(a, e)) for form in forms)
+
+    found = _transliterations(names, words)
+    expected = {name: {w for w in words if plain(name, w)} for name in names}
+    assert {n: ws for n, ws in found.items() if ws} == {n: ws for n, ws in expected.items() if ws}
+    assert sum(map(bool, expected.values())) >= 5  # names that do meet a word
