@@ -10,9 +10,9 @@ sensor and ``python -m bimed_assets.backfill`` request) and run by a real ``dags
 (the project's dagster.yaml with room for every shard's run and LLM step at once). With ``--shards 8`` the steps
 are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, sharing the 64 HTTP slots
 as the project's default ``slots: machine`` does (``bimed_assets.llm.slots``: each run takes slots as its work
-needs them); the unpartitioned layout is the same backfill with ``llm.shards: 1``: one run with all 64 slots. Translation takes every item of the pool (``share`` 1.0, one round,
-no back-translation: one translate and one judge request per item); chat synthesis takes none (``share`` 0), so
-its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
+needs them); the unpartitioned layout is the same backfill with ``llm.shards: 1``: one run with all 64 slots.
+Translation takes every item of the pool (``share`` 1.0, one round, no back-translation: one translate and one
+judge request per item); chat synthesis takes none (``share`` 0), so its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
 per step for the one run (``bimed_assets.executors.step_executor``), with the check processes of
 ``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
 project's dagster.yaml says (``run_queue``: every second, one at a time). The server runs in its own process

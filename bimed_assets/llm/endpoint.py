@@ -92,16 +92,16 @@ class ChatEndpoint:
             self._proxy = (None, None)
         self._session: aiohttp.ClientSession | None = None  # made in the event loop that uses it
 
-    async def post(self, body: str) -> Any:
-        """The decoded JSON answer to a JSON ``body``; raises LLMError for an error status, a timeout, a broken connection or a body
-        that is not JSON."""
+    async def post(self, request_json: str) -> Any:
+        """The decoded JSON answer to a request already encoded as JSON; raises LLMError for an error status, a
+        timeout, a broken connection or a body that is not JSON."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=self._headers, timeout=self._timeout, connector=aiohttp.TCPConnector(limit=self._connections),
                 proxy=self._proxy[0], proxy_auth=self._proxy[1])
         error = None
         try:
-            async with self._session.post(self._url, data=body.encode()) as response:
+            async with self._session.post(self._url, data=request_json.encode()) as response:
                 status, headers, body = response.status, response.headers, await response.read()
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             error = LLMError("timeout", self._description)
