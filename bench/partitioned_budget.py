@@ -7,16 +7,17 @@ LLM stages vs a Dagster backfill of 8 partitions running at once.
 What runs is what the user runs: the project's ``chat_synthesis`` and ``translation`` assets
 (bench/partitioned_location.py), launched as an asset backfill (``bimed_assets.backfill.launch``, what the nightly
 sensor and ``python -m bimed_assets.backfill`` request) and run by a real ``dagster-daemon`` on a fresh instance
-(the project's dagster.yaml with room for every shard's run and LLM step at once). With ``--shards 8`` the steps
-are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, sharing the 64 HTTP slots
-as the project's default ``slots: machine`` does (``bimed_assets.llm.slots``: each run takes slots as its work
-needs them); the unpartitioned layout is the same backfill with ``llm.shards: 1``: one run with all 64 slots.
-Translation takes every item of the pool (``share`` 1.0, one round, no back-translation: one translate and one
-judge request per item); chat synthesis takes none (``share`` 0), so its step only reads the pool. Runs execute as the project's do: in one process each when sharded, a process
-per step for the one run (``bimed_assets.executors.step_executor``), with the check processes of
-``LLMResource.step_processes`` (the cores shared by ``pool_steps``), and the instance starts queued runs as the
-project's dagster.yaml says (``run_queue``: every second, one at a time). The server runs in its own process
-and reports the most requests it held at once.
+(the project's dagster.yaml with room for every shard's run and LLM step at once), connected as ``make ui``
+(``dagster dev``) connects it to one code server started before the backfill (``code_server``). With ``--shards 8``
+the steps are partitioned as ``llm.shards: 8`` does it, so the backfill is 8 runs, one per shard, sharing the 64
+HTTP slots as the project's default ``slots: machine`` does (``bimed_assets.llm.slots``: each run takes slots as its
+work needs them); the unpartitioned layout is the same backfill with ``llm.shards: 1``: one run with all 64 slots.
+Translation takes every item of the pool (``share`` 1.0, one round, no back-translation: one translate and one judge
+request per item); chat synthesis takes none (``share`` 0), so its step only reads the pool. Runs execute as the
+project's do: in one process each when sharded, a process per step for the one run
+(``bimed_assets.executors.step_executor``), with the check processes of ``LLMResource.step_processes`` (the cores
+shared by ``pool_steps``), and the instance starts queued runs as the project's dagster.yaml says (``run_queue``:
+every second, one at a time). The server runs in its own process and reports the most requests it held at once.
 Wall = first run created → last run ended (the instance's run records); a run's time = its start (after its process
 has loaded the code) → its end; sending = at the server, first arrival to last answer, and the wall is the time to
 the first request, the sending and the time after the last answer. Ideal = concurrency / latency.
@@ -29,6 +30,7 @@ Writes bench/results/partitioned_budget.md with ``--write``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import platform
@@ -37,11 +39,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import dagster as dg
 import yaml
+from dagster._core.errors import DagsterUserCodeUnreachableError
 from dagster._core.execution.backfill import BulkActionStatus
+from dagster._grpc.client import DagsterGrpcClient
 from incremental_rebuild import pool_of
 from llm_bench import machine_busy_seconds, server_stats, test_server, write_results
 
@@ -73,6 +79,34 @@ def instance_home(home: Path, shards: int) -> None:
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
 
 
+@contextlib.contextmanager
+def code_server(work: Path, env: dict[str, str], log: IO[str]) -> Iterator[Path]:
+    """The bench's code location served as ``make ui`` (``dagster dev``) serves the project's: one code server,
+    started before anything is launched, that the daemon connects to; yields the daemon's workspace file. (A daemon
+    given the Python file instead starts a code server of its own and a fresh one every 60 s, each loading the
+    project again: ~2.4 s of CPU amid the runs, measured throwaway from /proc.)"""
+    socket = work / "code_server.sock"
+    server = subprocess.Popen([BIN / "dagster", "code-server", "start", "--socket", str(socket), "--python-file",
+                               str(LOCATION), "--working-directory", str(REPO), "--location-name", "bench"],
+                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        while True:  # serving once it lists the location's repository (its code is loaded)
+            if server.poll() is not None:
+                raise RuntimeError(f"the code server exited: {(work / 'daemon.log').read_text()[-3000:]}")
+            try:
+                DagsterGrpcClient(socket=str(socket)).list_repositories()
+                break
+            except DagsterUserCodeUnreachableError:
+                time.sleep(0.2)
+        workspace = work / "workspace.yaml"
+        workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {
+            "socket": str(socket), "location_name": "bench"}}]}))
+        yield workspace
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bimed-partitioned-") as scratch, \
             test_server("--latency", str(latency)) as url:
@@ -85,14 +119,11 @@ def measure(pool, shards: int, concurrency: int, latency: float) -> dict:
                "BENCH_CONCURRENCY": str(concurrency), "BENCH_POOL_STEPS": str(shards)}
         os.environ.update(env)
         instance_home(work / "home", shards)
-        workspace = work / "workspace.yaml"
-        workspace.write_text(yaml.safe_dump({"load_from": [{"python_file": {
-            "relative_path": str(LOCATION), "working_directory": str(REPO), "location_name": "bench"}}]}))
         defs = location_defs()
         graph = defs.resolve_asset_graph()
         keys = {key for key in graph.get_all_asset_keys() if key.to_user_string() != "training_pool"}
         with dg.DagsterInstance.from_config(str(work / "home")) as instance, \
-                (work / "daemon.log").open("w") as log:
+                (work / "daemon.log").open("w") as log, code_server(work, env, log) as workspace:
             daemon = subprocess.Popen([BIN / "dagster-daemon", "run", "-w", str(workspace)], cwd=REPO, env=env,
                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
@@ -163,9 +194,10 @@ def main() -> None:
          f"{load_before:.1f} before the run; test server in its own process on 127.0.0.1 (pipeline responder, "
          f"{args.latency * 1000:.0f} ms a request); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
          f"Ideal = {ideal:.0f} req/s."),
-        (f"Setup: {args.items:,} items; the project's chat and translation assets as a Dagster asset backfill run by "
-         f"dagster-daemon; {args.shards} partitions sharing {args.concurrency} slots (`slots: machine`), the "
-         f"`llm_endpoint` pool and max_concurrent_runs at {args.shards}; see the script's docstring."),
+        (f"Setup: {args.items:,} items; the project's chat and translation assets as a Dagster asset backfill run "
+         f"by dagster-daemon and one code server, as `make ui` runs them; {args.shards} partitions sharing "
+         f"{args.concurrency} slots (`slots: machine`), the `llm_endpoint` pool and max_concurrent_runs at "
+         f"{args.shards}; see the script's docstring."),
         "",
         ("| layout | runs | first request s | last run started s | median run s | after last answer s | requests | "
          "wall s | req/s over the wall | "

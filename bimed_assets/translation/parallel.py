@@ -26,7 +26,7 @@ from typing import Any
 
 from bimed_assets.llm import incremental
 from bimed_assets.llm.client import LLMClient, LLMConfig
-from bimed_assets.translation.pipeline import ItemResult, Offload, inline, translate_all
+from bimed_assets.translation.pipeline import Interleaved, ItemResult, Offload, translate_all
 from bimed_assets.translation.scoring import ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class _Workers:
         self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
         self._up = self._pool.submit(int)  # done once a worker has started and answered
         self._broken = False
+        self._inline = Interleaved()
         self.ran = Counter[str]()  # where the steps ran: "workers" or "inline"
 
     async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -61,7 +62,7 @@ class _Workers:
                 self.ran["workers"] += 1
                 return result
         self.ran["inline"] += 1
-        return fn(*args)
+        return await self._inline(fn, *args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -116,7 +117,7 @@ def _translate_walked(config: LLMConfig, samples: Sequence[Mapping[str, Any]], s
                       ) -> tuple[list[ItemResult], Usage]:
     with _fewer_collections():
         if processes <= 1 or len(samples) < MIN_ITEMS_FOR_WORKERS:
-            return asyncio.run(_translate(config, samples, scoring, inline, seed, keep))
+            return asyncio.run(_translate(config, samples, scoring, Interleaved(), seed, keep))
         workers = _Workers(processes - 1)
         try:
             return asyncio.run(_translate(config, samples, scoring, workers, seed, keep))

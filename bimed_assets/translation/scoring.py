@@ -9,14 +9,11 @@ from the LLM layer, so that the worker processes of ``parallel`` that run them s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sacrebleu.metrics import CHRF
-
 from bimed_assets.translation import documents, fidelity
-
-_CHRF = CHRF()
 
 
 @dataclass(frozen=True)
@@ -28,8 +25,17 @@ class ScoringConfig:
     chrf_weight: float = 0.3
 
 
+@functools.cache
+def _chrf_metric():
+    """sacrebleu's chrF, imported on first use: the import costs ~0.2 s of CPU (it pulls in its download tools),
+    paid otherwise by every run process, with back-translation on or off (``python -X importtime``)."""
+    from sacrebleu.metrics import CHRF
+
+    return CHRF()
+
+
 def chrf(hypothesis: str, reference: str) -> float:
-    return _CHRF.sentence_score(hypothesis, [reference]).score
+    return _chrf_metric().sentence_score(hypothesis, [reference]).score
 
 
 def combined(config: ScoringConfig, judge: float, chrf_score: float | None) -> float:

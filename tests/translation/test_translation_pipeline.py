@@ -21,7 +21,7 @@ from bimed_assets.llm.client import LLMClient, LLMConfig
 from bimed_assets.llm.test_server import PROMPT_FAULTS, OpenAITestServer, ServerConfig
 from bimed_assets.translation import parallel
 from bimed_assets.translation.cipher_responder import CipherResponder
-from bimed_assets.translation.pipeline import translate_all
+from bimed_assets.translation.pipeline import Interleaved, translate_all
 from bimed_assets.translation.scoring import ScoringConfig
 
 RUN_TRANSLATION = Path(__file__).with_name("run_translation.py")
@@ -187,6 +187,36 @@ def test_checks_run_in_a_worker_process_and_inline_once_it_dies():
     finally:
         workers.close()
     assert worker != os.getpid() and after_its_death == os.getpid()
+
+
+def test_checks_on_the_event_loop_run_one_per_pass_so_answers_are_read_between_them():
+    """Eight items' checks started in the same pass of the loop: each runs in a pass of its own (where the loop
+    first reads what has arrived), in the order asked, and a failing check leaves the next one its turn."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        passes = 0
+
+        def count_pass():  # runs once in every pass of the loop
+            nonlocal passes
+            passes += 1
+            loop.call_soon(count_pass)
+
+        loop.call_soon(count_pass)
+        offload, ran = Interleaved(), []
+
+        def check(index):
+            ran.append((index, passes))
+            if index == 3:
+                raise ValueError("a check that fails")
+            return index
+
+        results = await asyncio.gather(*(offload(check, index) for index in range(8)), return_exceptions=True)
+        return results, ran
+
+    results, ran = asyncio.run(main())
+    assert [index for index, _ in ran] == list(range(8))
+    assert len({at_pass for _, at_pass in ran}) == 8
+    assert isinstance(results[3], ValueError) and [r for i, r in enumerate(results) if i != 3] == [0, 1, 2, 4, 5, 6, 7]
 
 
 def test_a_fresh_seed_translates_an_item_afresh_once(server, tmp_path):
