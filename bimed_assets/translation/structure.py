@@ -301,6 +301,14 @@ def _owners(own: list[tuple[set[str], set[str]]], texts: list[str]) -> list[froz
 
 
 _HUBER_OFFSET = HUBER * HUBER / 2
+
+
+def _fit(taken: float, n: int, spread: float) -> float:
+    """A sentence of ``n`` letters rendered in ``taken``: z spreads off its expected length, then Huber's loss
+    (translators compress or expand a sentence more often than a normal tail allows)."""
+    z = abs(math.log(max(taken, 1) / n) - MEAN) / spread
+    return z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+
 _ROUNDING = 1e-9  # the floor is summed in another order than the costs it bounds
 
 
@@ -308,7 +316,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
            owners: list[frozenset[int]]) -> tuple[int | None, float]:
     """The longest source sentence the cheapest alignment leaves out, if any, and the alignment's cost."""
     m, k = len(sizes), len(pieces)
-    log, inf = math.log, math.inf
+    inf = math.inf
     # A state is where the next sentence starts: piece j with r letters of it left (a sentence may end inside
     # a piece, between words, at a cost: translators do not always mark a sentence end). Per state the
     # cheapest cost and how it was reached; states inside a piece (by how the cut was placed) are kept apart
@@ -327,9 +335,6 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
         # a cost is >= 0, and splits and foreign pieces only grow along a run) passes that bound. The kept
         # states, their costs and how they were reached are the same as without the bound.
         best = inf
-        # A run's length misfit: z spreads off the expected length, then Huber's loss (translators compress or
-        # expand a sentence more often than a normal tail allows). Written out where it is used: this loop is most
-        # of the fidelity checks' time.
         for (j, partial), (here, left, _) in level.items():
             if here > best + BEAM:
                 continue
@@ -352,8 +357,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                     foreign += ANCHOR  # a whole piece before this one
                 floor = here + SPLIT * splits + foreign
                 if before > expected:  # past its best length the sentence's misfit only grows along the run
-                    z = (log(before / n) - MEAN) / spread
-                    least = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+                    least = _fit(before, n, spread)
                     floor += min(least, QUESTION_FIT) if question else least
                 if floor > best + BEAM + _ROUNDING:
                     break
@@ -365,10 +369,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                     cuts = ((1, cut), (2, min(max((before + avail) * n / (n + following) - before, 1.0), avail - 1.0))
                             ) if following else ((1, cut),)
                     for variant, x in cuts:
-                        taken = before + x
-                        z = abs(log(max(taken, 1) / n) - MEAN) / spread
-                        fit = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
-                        cost = here + WORD + fit + SPLIT * splits + foreign
+                        cost = here + WORD + _fit(before + x, n, spread) + SPLIT * splits + foreign
                         if cost <= best + BEAM:
                             old = nxt.get((end, variant))
                             if old is None or cost < old[0]:
@@ -376,8 +377,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                             best = min(best, cost)
                 before += avail
                 last = end + 1 == k
-                z = abs(log(max(before, 1) / n) - MEAN) / spread
-                fit = z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
+                fit = _fit(before, n, spread)
                 if question and pieces[end][2]:  # a question rendered as one: its wording compresses freely
                     fit = min(fit, QUESTION_FIT)
                 if (end > j or not partial) and owners[end] and i not in owners[end]:
