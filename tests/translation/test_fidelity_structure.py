@@ -1,9 +1,14 @@
 """Omissions, cut tails, codes, units beyond the clinical lexicon and the negation signal."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from bimed_assets.translation import check_item, check_text
 from bimed_assets.translation.fidelity import item_signals, text_signals
+from bimed_assets.translation.structure import NAME_SKELETON, _transliterations
+from bimed_assets.translation.text import ARABIC_WORD, LATIN_WORD, _one_edit, normalize, skeleton
 
 SOURCE = (
     "The patient was admitted with chest pain that began two days ago. An electrocardiogram showed "
@@ -341,12 +346,6 @@ def test_transliterations_by_key_sets_match_the_plain_definition_on_every_pair()
     """The keys (``structure._name_keys`` and ``_word_keys``) meet exactly where a name's skeleton and a word's are
     equal (four letters or more) or one edit apart (the name's five or more): checked pair by pair on the fixtures'
     English names and Arabic words."""
-    import json
-    from pathlib import Path
-
-    from bimed_assets.translation.structure import NAME_SKELETON, _transliterations
-    from bimed_assets.translation.text import ARABIC_WORD, LATIN_WORD, _one_edit, normalize, skeleton
-
     names, words = set(), set()
     for line in (Path(__file__).parent / "data" / "faithful_en_ar.jsonl").read_text().splitlines():
         item = json.loads(line)
