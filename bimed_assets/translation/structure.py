@@ -312,6 +312,15 @@ def _fit(taken: float, n: int, spread: float) -> float:
 _ROUNDING = 1e-9  # the floor is summed in another order than the costs it bounds
 
 
+def _offer(states: dict[tuple[int, int], tuple[float, float, Any]], key: tuple[int, int], cost: float, left: float,
+           how: Any, best: float) -> float:
+    """Keeps the cheaper way of reaching state ``key``; returns the cheapest cost offered so far."""
+    old = states.get(key)
+    if old is None or cost < old[0]:
+        states[key] = (cost, left, how)
+    return min(best, cost)
+
+
 def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: list[bool],
            owners: list[frozenset[int]]) -> tuple[int | None, float]:
     """The longest source sentence the cheapest alignment leaves out, if any, and the alignment's cost."""
@@ -342,10 +351,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
             if may_delete:
                 cost = here + DELETE
                 if cost <= best + BEAM:
-                    old = nxt.get((j, partial))
-                    if old is None or cost < old[0]:
-                        nxt[(j, partial)] = (cost, left, (origin, True))
-                    best = min(best, cost)
+                    best = _offer(nxt, (j, partial), cost, left, (origin, True), best)
             if j == k:
                 continue
             before, splits, foreign = 0.0, 0, 0.0
@@ -371,10 +377,7 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                     for variant, x in cuts:
                         cost = here + WORD + _fit(before + x, n, spread) + SPLIT * splits + foreign
                         if cost <= best + BEAM:
-                            old = nxt.get((end, variant))
-                            if old is None or cost < old[0]:
-                                nxt[(end, variant)] = (cost, avail - x, (origin, False))
-                            best = min(best, cost)
+                            best = _offer(nxt, (end, variant), cost, avail - x, (origin, False), best)
                 before += avail
                 last = end + 1 == k
                 fit = _fit(before, n, spread)
@@ -384,10 +387,8 @@ def _align(sizes: list[int], pieces: list[Piece], deletable: list[bool], asks: l
                     fit += ANCHOR
                 cost = here + fit + SPLIT * splits + foreign + (0.0 if last else _END_COST[pieces[end][1]])
                 if cost <= best + BEAM:
-                    old = nxt.get((end + 1, 0))
-                    if old is None or cost < old[0]:
-                        nxt[(end + 1, 0)] = (cost, 0.0 if last else pieces[end + 1][0], (origin, False))
-                    best = min(best, cost)
+                    best = _offer(nxt, (end + 1, 0), cost, 0.0 if last else pieces[end + 1][0], (origin, False),
+                                  best)
                 if before > 4 * expected + 20:
                     break
         # A beam: states far costlier than the best one at this sentence never make the cheapest alignment.
