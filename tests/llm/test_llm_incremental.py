@@ -3,6 +3,7 @@ item whose calls were purged, and an item the LLM could not answer are walked ag
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 import pytest
@@ -108,6 +109,44 @@ def test_the_code_version_follows_every_module_the_stage_imports(tmp_path, monke
     assert version() == first  # not imported by the stage
     (package / "checks.py").write_text("def rule(text):\n    return len(text) > 3\n")
     assert version() != first  # imported through prompts: a new version, every item walked again
+
+
+def test_imports_inside_functions_branches_and_handlers_count_for_the_code_version(tmp_path, monkeypatch):
+    package = tmp_path / "lazypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "loop.py").write_text(textwrap.dedent("""\
+        import sys
+
+
+        class Stage:
+            def load(self):
+                if sys.version_info < (3,):
+                    pass
+                else:
+                    from lazypkg import branch
+                try:
+                    from lazypkg import rare
+                except ImportError:
+                    import lazypkg.fallback
+                finally:
+                    from . import last
+        """))
+    modules = ("branch", "rare", "fallback", "last")
+    for name in modules:
+        (package / f"{name}.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def version() -> str:
+        incremental.code_version.cache_clear()
+        incremental._imports.cache_clear()
+        return incremental.code_version("lazypkg.loop")
+
+    seen = {version()}
+    for name in modules:
+        (package / f"{name}.py").write_text("X = 2\n")
+        seen.add(version())
+    assert len(seen) == 1 + len(modules)  # each edit, a new version
 
 
 def test_a_walk_that_dies_midway_is_resumed_where_it_was(tmp_path):

@@ -77,19 +77,20 @@ def translation(context: dg.AssetExecutionContext, config: TranslationConfig, ll
                             config.judge_weight, config.chrf_weight)
 
     processes = llm.step_processes(config.processes)
-    results, usages = [], []
+    results, usages, by_id = [], [], {}
     for chunk in list(selected.iter_slices(config.chunk_size)) or [selected]:
-        chunk_results, chunk_usage = translate_parallel(
-            llm.llm_config(context.run.run_id), chunk.to_dicts(), scoring, processes)
+        rows = chunk.to_dicts()  # once: the walk, a retry and the tables read the same rows
+        chunk_results, chunk_usage = translate_parallel(llm.llm_config(context.run.run_id), rows, scoring, processes)
         if config.review_retry_seed is not None:
-            chunk_results, retry_usage = _retry_review(llm.llm_config(context.run.run_id), chunk.to_dicts(),
-                                                       chunk_results, scoring, processes, config.review_retry_seed)
+            chunk_results, retry_usage = _retry_review(llm.llm_config(context.run.run_id), rows, chunk_results,
+                                                       scoring, processes, config.review_retry_seed)
             usages.append(retry_usage)
         results += chunk_results
         usages.append(chunk_usage)
+        by_id.update((row["id"], row) for row in rows)
         context.log.info(f"translated {len(results)}/{len(selected)} items")
     usage = merge_usage(usages)
-    frames = tables(results, {row["id"]: row for row in selected.iter_rows(named=True)})
+    frames = tables(results, by_id)
     attempts, accepted = frames["translation_attempts"], frames["accepted_translations"]
     review, failures = frames["translation_review_queue"], frames["translation_failures"]
     yield dg.Output(attempts, "translation_attempts", data_version=metadata.data_version(attempts), metadata={
