@@ -49,7 +49,11 @@ def test_live_run_reports_usage_and_never_shows_the_key(live):
     assert sum(m["llm_http_calls"].value for m in meta.values() if "llm_http_calls" in m) == (
         server.stats().received.total())
     assert attempts["prompt_tokens"].value > 0 and attempts["cost_usd"].value > 0  # gpt-4o-mini prices
-    assert "data:image/png;base64," in attempts["score_histogram"].value
+    scores = pl.read_parquet(var / "assets/translation_attempts.parquet")["score"].drop_nulls()
+    histogram = attempts["score_histogram"].value
+    assert f"{len(scores):,} attempts; {(scores >= 80).sum():,} at or above the threshold, 80" in histogram
+    assert sum(int(row.split("|")[2].replace(",", "")) for row in histogram.splitlines()
+               if row.startswith("| ") and "–" in row) == len(scores)  # every scored attempt in one bin
     assert "| purpose |" in attempts["llm_usage"].value and "translate" in attempts["llm_usage"].value
     assert "| round | items |" in meta["accepted_translations"]["accepted_by_round"].value
     accepted = pl.read_parquet(var / "assets/accepted_translations.parquet")
