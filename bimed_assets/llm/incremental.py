@@ -66,7 +66,8 @@ def _imports(name: str, path: Path) -> frozenset[str]:
 def _statements(nodes: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Every statement of ``nodes`` and of the blocks inside them (functions, classes, branches, handlers): where an
     import can be. Expressions, most of a module's nodes, are not walked: every run process computes the versions
-    as it loads the project, and ``ast.walk`` over every node took ~0.1 s of it."""
+    as it loads the project, and for the chat and translation stages ``ast.walk`` over every node took 0.11 s of
+    CPU against 0.07 s (the collector off; a throwaway timing)."""
     for node in nodes:
         yield node
         for block in ("body", "orelse", "finalbody", "handlers", "cases"):

@@ -48,7 +48,8 @@ class Interleaved:
     in that pass, and every other call's answer waited for all of them. A lone translation step of 4,000 items
     (64 calls in flight, a 200 ms test server; a throwaway script, one sitting) then held a call 224 ms on average
     and reached 0.84–0.85 of the ideal; with the checks one per pass, 208–209 ms and 0.90–0.91. In the backfill of
-    bench/partitioned_budget.py, where 8 processes share 2 cores, the gain is smaller (its results file)."""
+    bench/partitioned_budget.py, where 8 processes share 2 cores, the gain was ~0.01 (paired; its results file at
+    commit bf1c803)."""
 
     def __init__(self) -> None:
         self._turn = asyncio.Lock()  # first come, first served
