@@ -59,8 +59,9 @@ _BAR_WIDTH = 30  # characters of the longest bar
 def histogram(values: list[float], *, title: str, xlabel: str, marker: float | None = None) -> dg.MetadataValue:
     """Scores from 0 to 100 in bins of 5 points, as a Markdown table with a bar per bin and, with ``marker`` (a
     threshold), how many reach it. Text rather than a picture: drawing one with matplotlib cost ~0.4 s of CPU at
-    the end of every partition's run, most of it importing matplotlib (py-spy, bench/partitioned_budget.py), while
-    the other partitions of a backfill are still sending; the counts also read exactly."""
+    the end of every partition's run, most of it importing matplotlib (throwaway timing and py-spy profile of
+    bench/partitioned_budget.py's backfill), while the other partitions are still sending; the counts also read
+    exactly."""
     counts = [0] * _BINS
     for v in values:
         counts[min(max(int(v // 5), 0), _BINS - 1)] += 1  # 100 falls in the last bin, 95-100
@@ -70,8 +71,9 @@ def histogram(values: list[float], *, title: str, xlabel: str, marker: float | N
     used = [i for i, count in enumerate(counts) if count]
     if used:
         lines += ["", f"| {xlabel} | attempts | |", "| --- | ---: | --- |"]
+        most = max(counts)
         for i in range(used[0], used[-1] + 1):
-            bar = "█" * max(1, round(_BAR_WIDTH * counts[i] / max(counts))) if counts[i] else ""
+            bar = "█" * max(1, round(_BAR_WIDTH * counts[i] / most)) if counts[i] else ""
             threshold = " ◀ threshold" if marker is not None and 5 * i <= marker < 5 * i + 5 else ""
             lines.append(f"| {5 * i}–{5 * i + 5} | {counts[i]:,} | {bar}{threshold} |")
     return dg.MetadataValue.md("\n".join(lines))

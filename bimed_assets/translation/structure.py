@@ -301,6 +301,7 @@ def _owners(own: list[tuple[set[str], set[str]]], texts: list[str]) -> list[froz
 
 
 _HUBER_OFFSET = HUBER * HUBER / 2
+_ROUNDING = 1e-9  # the floor is summed in another order than the costs it bounds
 
 
 def _fit(taken: float, n: int, spread: float) -> float:
@@ -308,8 +309,6 @@ def _fit(taken: float, n: int, spread: float) -> float:
     (translators compress or expand a sentence more often than a normal tail allows)."""
     z = abs(math.log(max(taken, 1) / n) - MEAN) / spread
     return z * z / 2 if z < HUBER else HUBER * z - _HUBER_OFFSET
-
-_ROUNDING = 1e-9  # the floor is summed in another order than the costs it bounds
 
 
 def _offer(states: dict[tuple[int, int], tuple[float, float, Any]], key: tuple[int, int], cost: float, left: float,
